@@ -1,0 +1,272 @@
+/*
+ * The exported names.  Each pcm_* entry point is defined once here, over the
+ * inline fast paths and api.c; the C library's names (malloc, the glibc
+ * extras and glibc's internal __libc_* names) and C++'s operator new/delete
+ * (under their mangled names, so no libstdc++ is needed) are aliases of
+ * them.  This file is linked into both libpcmalloc.so and libpcmalloc.a.
+ */
+
+#include "../src/api.h"
+#include "../src/stats.h"
+#include "../include/pcmalloc.h"
+
+#include <errno.h>
+
+#define ALIAS(name) __attribute__((alias(#name), visibility("default"), used))
+
+/* ---- pcmalloc's own names ---- */
+
+PCM_EXPORT void *pcm_malloc(size_t n)
+{
+	return pcm_malloc_fast(n);
+}
+
+PCM_EXPORT void pcm_free(void *p)
+{
+	pcm_free_fast(p);
+}
+
+PCM_EXPORT void *pcm_calloc(size_t nmemb, size_t size)
+{
+	return pcm_calloc_impl(nmemb, size);
+}
+
+PCM_EXPORT void *pcm_realloc(void *p, size_t n)
+{
+	return pcm_realloc_impl(p, n);
+}
+
+PCM_EXPORT void *pcm_aligned_alloc(size_t align, size_t n)
+{
+	return pcm_aligned_alloc_impl(align, n);
+}
+
+PCM_EXPORT int pcm_posix_memalign(void **out, size_t align, size_t n)
+{
+	return pcm_posix_memalign_impl(out, align, n);
+}
+
+PCM_EXPORT size_t pcm_usable_size(const void *p)
+{
+	return pcm_usable_size_impl(p);
+}
+
+PCM_EXPORT void pcm_free_sized(void *p, size_t size)
+{
+	(void)size;
+	pcm_free_fast(p);
+}
+
+PCM_EXPORT int pcmalloc_owns(const void *p)
+{
+	return pcm_owns_impl(p);
+}
+
+PCM_EXPORT int pcmalloc_stats_get(struct pcmalloc_stats *st, size_t size)
+{
+	struct pcmalloc_stats full;
+	if (size > sizeof full)
+		size = sizeof full;
+	if (size < sizeof(size_t))
+		return -1;
+	pcm_stats_collect(&full);
+	__builtin_memcpy(st, &full, size);
+	return 0;
+}
+
+PCM_EXPORT void pcmalloc_stats_print(int fd)
+{
+	pcm_stats_print(fd);
+}
+
+PCM_EXPORT void pcmalloc_thread_flush(void)
+{
+	pcm_tcache_flush();
+}
+
+static void *pcm_memalign(size_t align, size_t n)
+{
+	return pcm_memalign_impl(align, n);
+}
+
+static void *pcm_valloc(size_t n)
+{
+	return pcm_valloc_impl(n);
+}
+
+static void *pcm_pvalloc(size_t n)
+{
+	return pcm_pvalloc_impl(n);
+}
+
+static void *pcm_reallocarray(void *p, size_t nmemb, size_t size)
+{
+	return pcm_reallocarray_impl(p, nmemb, size);
+}
+
+static void pcm_free_aligned_sized(void *p, size_t align, size_t size)
+{
+	(void)align, (void)size;
+	pcm_free_fast(p);
+}
+
+static int pcm_malloc_trim(size_t pad)
+{
+	return pcm_trim_impl(pad);
+}
+
+static int pcm_mallopt(int param, int value)
+{
+	return pcm_mallopt_impl(param, value);
+}
+
+static struct mallinfo2 pcm_mallinfo2(void)
+{
+	return pcm_mallinfo2_impl();
+}
+
+static struct mallinfo pcm_mallinfo(void)
+{
+	struct mallinfo2 m2 = pcm_mallinfo2_impl();
+	struct mallinfo m;
+#define CLAMP(x) ((int)((x) > 0x7fffffff ? 0x7fffffff : (x)))
+	m.arena = CLAMP(m2.arena);
+	m.ordblks = CLAMP(m2.ordblks);
+	m.smblks = CLAMP(m2.smblks);
+	m.hblks = CLAMP(m2.hblks);
+	m.hblkhd = CLAMP(m2.hblkhd);
+	m.usmblks = CLAMP(m2.usmblks);
+	m.fsmblks = CLAMP(m2.fsmblks);
+	m.uordblks = CLAMP(m2.uordblks);
+	m.fordblks = CLAMP(m2.fordblks);
+	m.keepcost = CLAMP(m2.keepcost);
+	return m;
+}
+
+static void pcm_malloc_stats(void)
+{
+	pcm_malloc_stats_impl();
+}
+
+static int pcm_malloc_info(int options, FILE *fp)
+{
+	return pcm_malloc_info_impl(options, fp);
+}
+
+/* ---- C ---- */
+void *malloc(size_t) ALIAS(pcm_malloc);
+void free(void *) ALIAS(pcm_free);
+void cfree(void *) ALIAS(pcm_free);
+void *calloc(size_t, size_t) ALIAS(pcm_calloc);
+void *realloc(void *, size_t) ALIAS(pcm_realloc);
+void *reallocarray(void *, size_t, size_t) ALIAS(pcm_reallocarray);
+int posix_memalign(void **, size_t, size_t) ALIAS(pcm_posix_memalign);
+void *aligned_alloc(size_t, size_t) ALIAS(pcm_aligned_alloc);
+void *memalign(size_t, size_t) ALIAS(pcm_memalign);
+void *valloc(size_t) ALIAS(pcm_valloc);
+void *pvalloc(size_t) ALIAS(pcm_pvalloc);
+size_t malloc_usable_size(void *) ALIAS(pcm_usable_size);
+void free_sized(void *, size_t) ALIAS(pcm_free_sized);
+void free_aligned_sized(void *, size_t, size_t) ALIAS(pcm_free_aligned_sized);
+int malloc_trim(size_t) ALIAS(pcm_malloc_trim);
+int mallopt(int, int) ALIAS(pcm_mallopt);
+struct mallinfo mallinfo(void) ALIAS(pcm_mallinfo);
+struct mallinfo2 mallinfo2(void) ALIAS(pcm_mallinfo2);
+void malloc_stats(void) ALIAS(pcm_malloc_stats);
+int malloc_info(int, FILE *) ALIAS(pcm_malloc_info);
+
+/* ---- glibc's internal names ---- */
+void *__libc_malloc(size_t) ALIAS(pcm_malloc);
+void __libc_free(void *) ALIAS(pcm_free);
+void *__libc_calloc(size_t, size_t) ALIAS(pcm_calloc);
+void *__libc_realloc(void *, size_t) ALIAS(pcm_realloc);
+void *__libc_memalign(size_t, size_t) ALIAS(pcm_memalign);
+void *__libc_valloc(size_t) ALIAS(pcm_valloc);
+void *__libc_pvalloc(size_t) ALIAS(pcm_pvalloc);
+int __posix_memalign(void **, size_t, size_t) ALIAS(pcm_posix_memalign);
+struct mallinfo __libc_mallinfo(void) ALIAS(pcm_mallinfo);
+int __libc_mallopt(int, int) ALIAS(pcm_mallopt);
+
+/* ---- C++ operator new / delete ---- */
+
+static void *cxx_new(size_t n)
+{
+	void *p = pcm_malloc_fast(n);
+	return likely(p) ? p : pcm_new_impl(n, 0, 0);
+}
+
+static void *cxx_new_nothrow(size_t n, const void *tag)
+{
+	(void)tag;
+	void *p = pcm_malloc_fast(n);
+	return likely(p) ? p : pcm_new_impl(n, 0, 1);
+}
+
+static void *cxx_new_aligned(size_t n, size_t align)
+{
+	return pcm_new_impl(n, align, 0);
+}
+
+static void *cxx_new_aligned_nothrow(size_t n, size_t align, const void *tag)
+{
+	(void)tag;
+	return pcm_new_impl(n, align, 1);
+}
+
+static void cxx_delete(void *p)
+{
+	pcm_free_fast(p);
+}
+
+static void cxx_delete_sized(void *p, size_t n)
+{
+	(void)n;
+	pcm_free_fast(p);
+}
+
+static void cxx_delete_2(void *p, size_t a)
+{
+	(void)a;
+	pcm_free_fast(p);
+}
+
+static void cxx_delete_3(void *p, size_t a, size_t b)
+{
+	(void)a, (void)b;
+	pcm_free_fast(p);
+}
+
+/* new(size_t), new[](size_t) */
+void *_Znwm(size_t) ALIAS(cxx_new);
+void *_Znam(size_t) ALIAS(cxx_new);
+/* new(size_t, nothrow_t const&) */
+void *_ZnwmRKSt9nothrow_t(size_t, const void *) ALIAS(cxx_new_nothrow);
+void *_ZnamRKSt9nothrow_t(size_t, const void *) ALIAS(cxx_new_nothrow);
+/* new(size_t, align_val_t) */
+void *_ZnwmSt11align_val_t(size_t, size_t) ALIAS(cxx_new_aligned);
+void *_ZnamSt11align_val_t(size_t, size_t) ALIAS(cxx_new_aligned);
+/* new(size_t, align_val_t, nothrow_t const&) */
+void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t, size_t, const void *)
+	ALIAS(cxx_new_aligned_nothrow);
+void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t, size_t, const void *)
+	ALIAS(cxx_new_aligned_nothrow);
+/* delete(void*), delete[](void*) */
+void _ZdlPv(void *) ALIAS(cxx_delete);
+void _ZdaPv(void *) ALIAS(cxx_delete);
+/* delete(void*, size_t) */
+void _ZdlPvm(void *, size_t) ALIAS(cxx_delete_sized);
+void _ZdaPvm(void *, size_t) ALIAS(cxx_delete_sized);
+/* delete(void*, nothrow_t const&) */
+void _ZdlPvRKSt9nothrow_t(void *, size_t) ALIAS(cxx_delete_2);
+void _ZdaPvRKSt9nothrow_t(void *, size_t) ALIAS(cxx_delete_2);
+/* delete(void*, align_val_t) */
+void _ZdlPvSt11align_val_t(void *, size_t) ALIAS(cxx_delete_2);
+void _ZdaPvSt11align_val_t(void *, size_t) ALIAS(cxx_delete_2);
+/* delete(void*, size_t, align_val_t) */
+void _ZdlPvmSt11align_val_t(void *, size_t, size_t) ALIAS(cxx_delete_3);
+void _ZdaPvmSt11align_val_t(void *, size_t, size_t) ALIAS(cxx_delete_3);
+/* delete(void*, align_val_t, nothrow_t const&) */
+void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *, size_t, size_t)
+	ALIAS(cxx_delete_3);
+void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *, size_t, size_t)
+	ALIAS(cxx_delete_3);

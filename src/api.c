@@ -1,0 +1,346 @@
+/* The API's slow paths.  See api.h. */
+
+#include "api.h"
+#include "buddy.h"
+#include "conf.h"
+#include "fmt.h"
+#include "huge.h"
+#include "large.h"
+#include "lifecycle.h"
+#include "os.h"
+#include "slab.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+static void *enomem(void)
+{
+	errno = ENOMEM;
+	return NULL;
+}
+
+PCM_COLD void pcm_bad_pointer(const char *call, const void *p, unsigned cls)
+{
+	pcm_fatal("%s(): invalid pointer %p (inside a %u-byte object, not its "
+		  "start)", call, p, (unsigned)pcm_class_size(cls));
+}
+
+/* ---- memory that is not ours ---- */
+
+enum { NEXT_FREE, NEXT_REALLOC, NEXT_USABLE, NR_NEXT };
+static const char *const next_names[NR_NEXT] = { "free", "realloc",
+						 "malloc_usable_size" };
+static void *next_fns[NR_NEXT];
+extern void free(void *);
+extern void *realloc(void *, size_t);
+extern size_t malloc_usable_size(void *);
+
+/* The allocator after us in symbol lookup order, for memory it handed out
+ * (libraries opened with RTLD_DEEPBIND, allocations made before pcmalloc
+ * was loaded); NULL when there is none. */
+static void *next_fn(int which)
+{
+	void *f = __atomic_load_n(&next_fns[which], __ATOMIC_ACQUIRE);
+	if (!f) {
+		void *self[NR_NEXT] = { (void *)free, (void *)realloc,
+					(void *)malloc_usable_size };
+		f = pcm_os_next_symbol(next_names[which]);
+		if (!f || f == self[which])
+			f = (void *)1;
+		__atomic_store_n(&next_fns[which], f, __ATOMIC_RELEASE);
+	}
+	return f == (void *)1 ? NULL : f;
+}
+
+PCM_COLD static void *foreign(int which, const char *call, void *p, size_t n)
+{
+	void *f = next_fn(which);
+	if (!f)
+		pcm_fatal("%s(): invalid pointer %p (not allocated by pcmalloc)",
+			  call, p);
+	switch (which) {
+	case NEXT_FREE:
+		((void (*)(void *))f)(p);
+		return NULL;
+	case NEXT_REALLOC:
+		return ((void *(*)(void *, size_t))f)(p, n);
+	default:
+		return (void *)((size_t (*)(void *))f)(p);
+	}
+}
+
+/* ---- malloc ---- */
+
+static void *alloc_big(size_t n, size_t align, int zero)
+{
+	if (n <= PCM_LARGE_MAX && align <= (PCM_PAGE_SIZE << PCM_MAX_ORDER)) {
+		pcm_init();
+		void *p = pcm_large_alloc(n, align, zero);
+		if (p)
+			return p;
+		return enomem();
+	}
+	pcm_init();
+	void *p = pcm_huge_alloc(n, align);
+	return p ? p : enomem();
+}
+
+PCM_NOINLINE void *pcm_malloc_slow(size_t n)
+{
+	if (n <= PCM_SMALL_MAX)
+		return pcm_tcache_miss(n);
+	if (n > PTRDIFF_MAX)
+		return enomem();
+	return alloc_big(n, PCM_PAGE_SIZE, 0);
+}
+
+/* ---- free ---- */
+
+PCM_NOINLINE void pcm_free_slow(void *p)
+{
+	int saved = errno;
+	struct pcm_arena *a = pcm_arena_of(p);
+	if (a) {
+		struct pcm_page *pg = pcm_page_of(a, p);
+		pcm_large_free(pcm_large_check("free", p, pg));
+	} else if (p) {
+		struct pcm_huge *h = pcm_huge_find(p);
+		if (h && h->ptr == p)
+			pcm_huge_free(h);
+		else if (h)
+			pcm_fatal("free(): invalid pointer %p (inside a %zu-byte "
+				  "mapping at %p, not its start)", p, h->size, h->ptr);
+		else
+			foreign(NEXT_FREE, "free", p, 0);
+	}
+	errno = saved;
+}
+
+/* ---- the rest of the API ---- */
+
+void *pcm_calloc_impl(size_t nmemb, size_t size)
+{
+	size_t n;
+	if (unlikely(__builtin_mul_overflow(nmemb, size, &n)))
+		return enomem();
+	unsigned cls = pcm_size_class(n);
+	if (likely(cls)) {
+		void *p = pcm_malloc_fast(n);
+		if (p)
+			memset(p, 0, pcm_class_size(cls));
+		return p;
+	}
+	if (n > PTRDIFF_MAX)
+		return enomem();
+	/* Large runs are zeroed only when dirty; huge mappings are fresh. */
+	return alloc_big(n, PCM_PAGE_SIZE, 1);
+}
+
+/* Usable size of a live allocation p (checked), naming `call` if invalid. */
+static size_t usable(const char *call, const void *p, struct pcm_huge **hp)
+{
+	struct pcm_arena *a = pcm_arena_of(p);
+	*hp = NULL;
+	if (a) {
+		unsigned cls = pcm_small_class_of(call, a, p);
+		if (cls)
+			return pcm_class_size(cls);
+		struct pcm_page *pg =
+			pcm_large_check(call, (void *)p, pcm_page_of(a, p));
+		return pg->run_pages << PCM_PAGE_SHIFT;
+	}
+	struct pcm_huge *h = pcm_huge_find(p);
+	if (h && h->ptr == p) {
+		*hp = h;
+		return h->size;
+	}
+	if (h)
+		pcm_fatal("%s(): invalid pointer %p (inside a %zu-byte mapping at "
+			  "%p, not its start)", call, p, h->size, h->ptr);
+	return 0; /* not ours */
+}
+
+void *pcm_realloc_impl(void *p, size_t n)
+{
+	if (!p)
+		return pcm_malloc_fast(n);
+	if (n == 0) { /* glibc: frees and returns NULL */
+		pcm_free_fast(p);
+		return NULL;
+	}
+	struct pcm_huge *h;
+	size_t old = usable("realloc", p, &h);
+	if (!old)
+		return foreign(NEXT_REALLOC, "realloc", p, n);
+	if (n > PTRDIFF_MAX)
+		return enomem();
+	struct pcm_arena *a = pcm_arena_of(p);
+	if (a) {
+		struct pcm_page *pg = pcm_page_of(a, p);
+		if (pg->cls) {
+			if (pcm_size_class(n) == pg->cls)
+				return p;
+		} else if (n <= old && n > PCM_SMALL_MAX && n >= old / 2) {
+			pcm_large_shrink(pg, n);
+			return p;
+		}
+	} else if (n > PCM_LARGE_MAX) {
+		void *q = pcm_huge_realloc(h, n);
+		if (q)
+			return q;
+		/* mremap could not: try a fresh block below */
+	}
+	void *q = pcm_malloc_fast(n);
+	if (!q)
+		return NULL;
+	memcpy(q, p, old < n ? old : n);
+	pcm_free_fast(p);
+	return q;
+}
+
+void *pcm_reallocarray_impl(void *p, size_t nmemb, size_t size)
+{
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n))
+		return enomem();
+	return pcm_realloc_impl(p, n);
+}
+
+void *pcm_memalign_impl(size_t align, size_t n)
+{
+	if (align <= PCM_MIN_ALIGN)
+		return pcm_malloc_fast(n);
+	if (align > SIZE_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!pcm_is_pow2(align))
+		align = 1ul << pcm_log2_up(align);
+	if (n > PTRDIFF_MAX)
+		return enomem();
+	if (align <= PCM_PAGE_SIZE && n <= PCM_SMALL_MAX) {
+		pcm_init();
+		unsigned cls = pcm_size_class_aligned(n, align);
+		if (cls) {
+			void *p = pcm_tcache_pop(cls);
+			return p ? p : pcm_tcache_miss(pcm_class_size(cls));
+		}
+	}
+	return alloc_big(n ? n : 1, align, 0);
+}
+
+void *pcm_aligned_alloc_impl(size_t align, size_t n)
+{
+	if (!pcm_is_pow2(align)) { /* as C17 and glibc >= 2.38 */
+		errno = EINVAL;
+		return NULL;
+	}
+	return pcm_memalign_impl(align, n);
+}
+
+int pcm_posix_memalign_impl(void **out, size_t align, size_t n)
+{
+	if (!pcm_is_pow2(align) || align % sizeof(void *))
+		return EINVAL;
+	int saved = errno;
+	void *p = pcm_memalign_impl(align, n);
+	if (!p) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+void *pcm_valloc_impl(size_t n)
+{
+	return pcm_memalign_impl(PCM_PAGE_SIZE, n);
+}
+
+void *pcm_pvalloc_impl(size_t n)
+{
+	size_t r = pcm_align_up(n ? n : 1, PCM_PAGE_SIZE);
+	if (r < n)
+		return enomem();
+	return pcm_memalign_impl(PCM_PAGE_SIZE, r);
+}
+
+size_t pcm_usable_size_impl(const void *p)
+{
+	if (!p)
+		return 0;
+	struct pcm_huge *h;
+	size_t n = usable("malloc_usable_size", p, &h);
+	if (!n)
+		return (size_t)foreign(NEXT_USABLE, "malloc_usable_size", (void *)p, 0);
+	return n;
+}
+
+int pcm_owns_impl(const void *p)
+{
+	return pcm_arena_of(p) != NULL || pcm_huge_find(p) != NULL;
+}
+
+int pcm_trim_impl(size_t pad)
+{
+	(void)pad;
+	if (!pcm_is_initialised())
+		return 0;
+	int saved = errno;
+	pcm_tcache_flush();
+	pcm_slab_release_empty();
+	size_t purged = 0;
+	for (int z = 0; z < PCM_NR_ZONES; z++)
+		purged += pcm_zone_purge(&pcm_zones[z], 0);
+	errno = saved;
+	return purged != 0;
+}
+
+int pcm_mallopt_impl(int param, int value)
+{
+	switch (param) {
+	case M_TRIM_THRESHOLD: /* free memory kept before giving it back */
+		if (value >= 0)
+			pcm_conf.dirty_max_pages = (size_t)value >> PCM_PAGE_SHIFT;
+		return 1;
+	case M_MXFAST:
+	case M_TOP_PAD:
+	case M_MMAP_THRESHOLD:
+	case M_MMAP_MAX:
+	case M_CHECK_ACTION:
+	case M_PERTURB:
+	case M_ARENA_TEST:
+	case M_ARENA_MAX:
+		return 1; /* accepted; pcmalloc's geometry is fixed */
+	default:
+		return 0;
+	}
+}
+
+/* ---- C++ ---- */
+
+typedef void (*new_handler_fn)(void);
+extern new_handler_fn _ZSt15get_new_handlerv(void) __attribute__((weak));
+extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
+
+PCM_NOINLINE void *pcm_new_impl(size_t n, size_t align, int nothrow)
+{
+	for (;;) {
+		void *p = align > PCM_MIN_ALIGN ? pcm_memalign_impl(align, n)
+						: pcm_malloc_fast(n);
+		if (p)
+			return p;
+		new_handler_fn h =
+			_ZSt15get_new_handlerv ? _ZSt15get_new_handlerv() : NULL;
+		if (h) {
+			h(); /* may free memory, throw, or abort */
+			continue;
+		}
+		if (nothrow)
+			return NULL;
+		if (_ZSt17__throw_bad_allocv)
+			_ZSt17__throw_bad_allocv();
+		pcm_fatal("operator new(%zu): out of memory", n);
+	}
+}

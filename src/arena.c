@@ -1,0 +1,55 @@
+/* Arena reservation and the lock-free registry.  See arena.h. */
+#include "arena.h"
+#include "conf.h"
+#include "os.h"
+
+uint64_t pcm_arena_bits[PCM_ARENA_BITS_WORDS];
+size_t pcm_arena_mapped_bytes, pcm_arena_brk_bytes;
+static uint32_t next_arena_id;
+static int brk_failed;
+
+/* Called with the zone lock held (it is the only caller that grows). */
+struct pcm_arena *pcm_arena_create(int zone)
+{
+	struct pcm_arena *a = NULL;
+	int from_brk = 0;
+	if (pcm_conf.brk && !__atomic_load_n(&brk_failed, __ATOMIC_RELAXED)) {
+		a = pcm_os_brk_grow(PCM_ARENA_SIZE, PCM_ARENA_SIZE);
+		if (a)
+			from_brk = 1;
+		else
+			__atomic_store_n(&brk_failed, 1, __ATOMIC_RELAXED);
+	}
+	if (!a)
+		a = pcm_os_map_aligned(PCM_ARENA_SIZE, PCM_ARENA_SIZE);
+	if (!a)
+		return NULL;
+
+	/* Memory fresh from the OS is zero: only non-zero fields are set. */
+	for (size_t i = 0; i < PCM_META_PAGES; i++)
+		a->pages[i].kind = PCM_PG_META;
+	a->magic = PCM_ARENA_MAGIC;
+	a->id = __atomic_fetch_add(&next_arena_id, 1, __ATOMIC_RELAXED);
+	a->zone = (uint8_t)zone;
+	a->from_brk = (uint8_t)from_brk;
+
+	if (pcm_conf.thp == PCM_THP_ALWAYS)
+		pcm_os_hugepage(a, PCM_ARENA_SIZE, 1);
+	else if (pcm_conf.thp == PCM_THP_NEVER ||
+		 (zone == PCM_ZONE_LARGE && pcm_conf.sys_thp == PCM_THP_ALWAYS))
+		/* Sparse runs must not be backed by huge pages. */
+		pcm_os_hugepage(a, PCM_ARENA_SIZE, 0);
+
+	__atomic_fetch_add(&pcm_arena_mapped_bytes, PCM_ARENA_SIZE, __ATOMIC_RELAXED);
+	if (from_brk)
+		__atomic_fetch_add(&pcm_arena_brk_bytes, PCM_ARENA_SIZE,
+				   __ATOMIC_RELAXED);
+	return a;
+}
+
+void pcm_arena_publish(struct pcm_arena *a)
+{
+	uintptr_t i = (uintptr_t)a >> PCM_ARENA_SHIFT;
+	__atomic_fetch_or(&pcm_arena_bits[i >> 6], 1ull << (i & 63),
+			  __ATOMIC_RELEASE);
+}

@@ -1,0 +1,58 @@
+/*
+ * Arenas: 64 MiB of address space aligned to 64 MiB, from brk while the
+ * break can grow, from mmap after.  A bitmap with one bit per possible arena
+ * answers "is this pointer in an arena?" without locks; the arena header and
+ * page descriptors are then found by masking.
+ */
+#ifndef PCM_ARENA_H
+#define PCM_ARENA_H
+
+#include "types.h"
+#include "util.h"
+
+#define PCM_ARENA_BITS_WORDS (1UL << (PCM_VA_BITS - PCM_ARENA_SHIFT - 6))
+extern uint64_t pcm_arena_bits[PCM_ARENA_BITS_WORDS];
+
+/* The arena holding p, or NULL when p is not in any arena. */
+PCM_INLINE struct pcm_arena *pcm_arena_of(const void *p)
+{
+	uintptr_t a = (uintptr_t)p, i = a >> PCM_ARENA_SHIFT;
+	if (unlikely(a >> PCM_VA_BITS))
+		return NULL;
+	uint64_t w = __atomic_load_n(&pcm_arena_bits[i >> 6], __ATOMIC_ACQUIRE);
+	if (!((w >> (i & 63)) & 1))
+		return NULL;
+	return (struct pcm_arena *)(a & ~(PCM_ARENA_SIZE - 1));
+}
+
+/* Page descriptor of the page holding p; p must be in arena a. */
+PCM_INLINE struct pcm_page *pcm_page_of(struct pcm_arena *a, const void *p)
+{
+	return &a->pages[((uintptr_t)p - (uintptr_t)a) >> PCM_PAGE_SHIFT];
+}
+
+PCM_INLINE struct pcm_arena *pcm_arena_of_page(const struct pcm_page *pg)
+{
+	return (struct pcm_arena *)((uintptr_t)pg & ~(PCM_ARENA_SIZE - 1));
+}
+
+PCM_INLINE size_t pcm_page_index(const struct pcm_page *pg)
+{
+	return (size_t)(pg - pcm_arena_of_page(pg)->pages);
+}
+
+PCM_INLINE void *pcm_page_addr(const struct pcm_page *pg)
+{
+	return (char *)pcm_arena_of_page(pg) + (pcm_page_index(pg) << PCM_PAGE_SHIFT);
+}
+
+/* A new arena for `zone`, its descriptors initialised and its pages not yet
+ * given to any allocator, or NULL when the OS has no more memory. */
+struct pcm_arena *pcm_arena_create(int zone);
+
+/* Publishes the arena in the registry (after its pages are set up). */
+void pcm_arena_publish(struct pcm_arena *a);
+
+extern size_t pcm_arena_mapped_bytes, pcm_arena_brk_bytes;
+
+#endif

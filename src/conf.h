@@ -1,0 +1,42 @@
+/*
+ * Run-time configuration from PCMALLOC_CONF="key:value,key:value", read once
+ * at start-up without allocating.  Unknown keys and bad values are reported
+ * on stderr and otherwise ignored.
+ *
+ *   stats:0|1            print the statistics report at exit
+ *   verbose:0|1          report start-up decisions (cache mode, THP, brk)
+ *   thp:never|madvise|always   huge-page policy (default: madvise)
+ *   brk:0|1              grow the first arenas with brk/sbrk (default 1)
+ *   percpu:0|1           use rseq per-CPU caches where possible (default 1)
+ *   tcache:0|1           thread caches at all (0: every call takes a lock)
+ *   dirty_max:BYTES      free memory kept resident before purging (K/M/G)
+ *   decay_ms:N           purge free memory left unused this long
+ */
+#ifndef PCM_CONF_H
+#define PCM_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { PCM_THP_NEVER = 0, PCM_THP_MADVISE = 1, PCM_THP_ALWAYS = 2 };
+
+struct pcm_conf {
+	int stats;
+	int verbose;
+	int thp;     /* our policy */
+	int sys_thp; /* the kernel's mode */
+	int brk;
+	int percpu;
+	int tcache;
+	size_t dirty_max_pages;
+	uint64_t decay_ns;
+};
+
+extern struct pcm_conf pcm_conf;
+
+/* Parses `text` into pcm_conf (defaults first); reports problems. */
+void pcm_conf_parse(const char *text);
+/* Reads PCMALLOC_CONF and the kernel's THP mode. */
+void pcm_conf_init(void);
+
+#endif

@@ -1,0 +1,176 @@
+/* Direct mappings and their radix registry.  See huge.h. */
+#include "huge.h"
+#include "conf.h"
+#include "meta.h"
+#include "os.h"
+#include "util.h"
+#include "fmt.h"
+
+#include <sys/types.h>
+
+#define CHUNK_SHIFT PCM_HUGEPAGE_SHIFT
+#define LEAF_BITS 13
+#define TOP_BITS (PCM_VA_BITS - CHUNK_SHIFT - LEAF_BITS)
+
+static struct pcm_huge **top[1ul << TOP_BITS];
+static pcm_lock_t lock; /* registry writers, counters */
+static size_t count, bytes, max_count, max_bytes;
+
+_Static_assert(sizeof(struct pcm_huge) <= PCM_META_RECORD, "huge header");
+
+static struct pcm_huge **slot(uintptr_t chunk, int create)
+{
+	struct pcm_huge **leaf =
+		__atomic_load_n(&top[chunk >> LEAF_BITS], __ATOMIC_ACQUIRE);
+	if (!leaf) {
+		if (!create)
+			return NULL;
+		leaf = pcm_os_map_aligned(sizeof(*leaf) << LEAF_BITS, PCM_PAGE_SIZE);
+		if (!leaf)
+			return NULL;
+		__atomic_store_n(&top[chunk >> LEAF_BITS], leaf, __ATOMIC_RELEASE);
+	}
+	return &leaf[chunk & ((1ul << LEAF_BITS) - 1)];
+}
+
+struct pcm_huge *pcm_huge_find(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (a >> PCM_VA_BITS)
+		return NULL;
+	struct pcm_huge **s = slot(a >> CHUNK_SHIFT, 0);
+	struct pcm_huge *h = s ? __atomic_load_n(s, __ATOMIC_ACQUIRE) : NULL;
+	if (h && (a < (uintptr_t)h->ptr || a >= (uintptr_t)h->ptr + h->size))
+		return NULL; /* someone else's memory in a chunk we share */
+	return h;
+}
+
+/* Points every chunk of [ptr, ptr+size) at h (NULL to clear); lock held.
+ * Returns 0 when a leaf could not be mapped. */
+static int set_range(void *ptr, size_t size, struct pcm_huge *h)
+{
+	uintptr_t first = (uintptr_t)ptr >> CHUNK_SHIFT;
+	uintptr_t last = ((uintptr_t)ptr + size - 1) >> CHUNK_SHIFT;
+	for (uintptr_t c = first; c <= last; c++) {
+		struct pcm_huge **s = slot(c, h != NULL);
+		if (!s) {
+			if (h)
+				set_range(ptr, (c - first) << CHUNK_SHIFT, NULL);
+			return h == NULL;
+		}
+		__atomic_store_n(s, h, __ATOMIC_RELEASE);
+	}
+	return 1;
+}
+
+static void hint(void *p, size_t size)
+{
+	if (pcm_conf.thp == PCM_THP_NEVER)
+		pcm_os_hugepage(p, size, 0);
+	else if (size >= PCM_HUGEPAGE_SIZE && pcm_conf.sys_thp == PCM_THP_MADVISE)
+		pcm_os_hugepage(p, size, 1);
+}
+
+static void account(ssize_t dcount, ssize_t dbytes)
+{
+	count += (size_t)dcount;
+	bytes += (size_t)dbytes;
+	if (count > max_count)
+		max_count = count;
+	if (bytes > max_bytes)
+		max_bytes = bytes;
+}
+
+void *pcm_huge_alloc(size_t size, size_t align)
+{
+	size_t len = pcm_align_up(size, PCM_PAGE_SIZE);
+	if (len < size)
+		return NULL;
+	if (align < PCM_HUGEPAGE_SIZE)
+		align = PCM_HUGEPAGE_SIZE;
+	struct pcm_huge *h = pcm_meta_alloc();
+	if (!h)
+		return NULL;
+	void *p = pcm_os_map_aligned(len, align);
+	if (!p) {
+		pcm_meta_free(h);
+		return NULL;
+	}
+	hint(p, len);
+	h->ptr = p;
+	h->size = len;
+	h->align = align;
+	h->request = size;
+	pcm_lock(&lock);
+	int ok = set_range(p, len, h);
+	if (ok)
+		account(1, (ssize_t)len);
+	pcm_unlock(&lock);
+	if (!ok) {
+		pcm_os_unmap(p, len);
+		pcm_meta_free(h);
+		return NULL;
+	}
+	return p;
+}
+
+void pcm_huge_free(struct pcm_huge *h)
+{
+	void *p = h->ptr;
+	size_t len = h->size;
+	pcm_lock(&lock);
+	set_range(p, len, NULL);
+	account(-1, -(ssize_t)len);
+	pcm_unlock(&lock);
+	pcm_os_unmap(p, len);
+	pcm_meta_free(h);
+}
+
+void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
+{
+	size_t len = pcm_align_up(size, PCM_PAGE_SIZE);
+	if (len < size)
+		return NULL;
+	if (len == h->size) {
+		h->request = size;
+		return h->ptr;
+	}
+	void *old = h->ptr;
+	size_t old_len = h->size;
+	pcm_lock(&lock);
+	set_range(old, old_len, NULL);
+	pcm_unlock(&lock);
+	void *p = pcm_os_remap(old, old_len, len, h->align);
+	if (p && p != old)
+		hint(p, len);
+	pcm_lock(&lock);
+	if (p) {
+		h->ptr = p;
+		h->size = len;
+		h->request = size;
+		account(0, (ssize_t)len - (ssize_t)old_len);
+	}
+	/* The old range's leaves exist; a moved range may need a new 64 KiB
+	 * leaf, and failing to map that is not recoverable here. */
+	int ok = set_range(h->ptr, h->size, h);
+	pcm_unlock(&lock);
+	if (!ok)
+		pcm_fatal("realloc(): out of memory for the registry of %p", h->ptr);
+	return p;
+}
+
+void pcm_huge_totals(size_t *c, size_t *b, size_t *mc, size_t *mb)
+{
+	pcm_lock(&lock);
+	*c = count, *b = bytes, *mc = max_count, *mb = max_bytes;
+	pcm_unlock(&lock);
+}
+
+void pcm_huge_after_fork_child(uint32_t forker)
+{
+	uint32_t owner = pcm_lock_owner(&lock);
+	/* Registry stores are single words: the table is consistent; a
+	 * half-made allocation leaks at worst. */
+	if (owner && owner != forker)
+		pcm_lock_reset(&lock);
+}

@@ -1,0 +1,77 @@
+/* Start-up, fork repair and exit report.  See lifecycle.h. */
+
+#include "lifecycle.h"
+#include "buddy.h"
+#include "conf.h"
+#include "fmt.h"
+#include "huge.h"
+#include "meta.h"
+#include "os.h"
+#include "sizeclass.h"
+#include "slab.h"
+#include "stats.h"
+#include "tcache.h"
+
+#include <pthread.h>
+
+int pcm_init_state;
+
+static void after_fork_child(void);
+
+PCM_NOINLINE void pcm_init_slow(void)
+{
+	int expect = 0;
+	if (!__atomic_compare_exchange_n(&pcm_init_state, &expect, 1, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		/* Another thread is initialising: wait for it. */
+		while (__atomic_load_n(&pcm_init_state, __ATOMIC_ACQUIRE) != 2)
+			__builtin_ia32_pause();
+		return;
+	}
+	pcm_secret = (uintptr_t)pcm_os_random() | 1;
+	pcm_free_key = (uintptr_t)pcm_os_random();
+	pcm_conf_init();
+	pcm_sizeclass_init();
+	pcm_zones_init();
+	pcm_slabs_init();
+	__atomic_store_n(&pcm_init_state, 2, __ATOMIC_RELEASE);
+
+	/* These two may allocate: the allocator is ready for it now. */
+	pcm_tcache_init_process();
+	pthread_atfork(NULL, NULL, after_fork_child);
+
+	if (pcm_conf.verbose)
+		pcm_log("ready: %s caches, THP policy %s (kernel: %s), brk %s",
+			pcm_conf.tcache ? "per-thread" : "no",
+			pcm_conf.thp == 0 ? "never" : pcm_conf.thp == 1 ? "madvise" : "always",
+			pcm_conf.sys_thp == 0 ? "never" : pcm_conf.sys_thp == 1 ? "madvise" : "always",
+			pcm_conf.brk ? "on" : "off");
+}
+
+/* See lifecycle.h.  Runs in the child, in the thread that called fork(). */
+static void after_fork_child(void)
+{
+	/* The parent's tid of this thread: what its locks record. */
+	uint32_t forker = (uint32_t)pcm_tls_tid;
+	pcm_tid_slow();
+
+	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
+		uint32_t owner = pcm_lock_owner(&pcm_classes[c].lock);
+		if (owner && owner != forker)
+			pcm_class_abandon(&pcm_classes[c]);
+	}
+	for (int z = 0; z < PCM_NR_ZONES; z++) {
+		uint32_t owner = pcm_lock_owner(&pcm_zones[z].lock);
+		if (owner && owner != forker)
+			pcm_zone_abandon(&pcm_zones[z]);
+	}
+	pcm_huge_after_fork_child(forker);
+	pcm_meta_after_fork_child(forker);
+	pcm_tcache_after_fork_child(forker);
+}
+
+__attribute__((destructor)) static void at_exit(void)
+{
+	if (pcm_is_initialised() && pcm_conf.stats)
+		pcm_stats_print(2);
+}

@@ -1,0 +1,46 @@
+/* Slow paths of pcm_lock (lock.h): spin briefly, then sleep on the futex. */
+#include "lock.h"
+#include "os.h"
+
+__thread int pcm_tls_tid PCM_TLS;
+
+int pcm_tid_slow(void)
+{
+	pcm_tls_tid = pcm_os_gettid();
+	return pcm_tls_tid;
+}
+
+PCM_NOINLINE void pcm_lock_slow(pcm_lock_t *l, uint32_t me)
+{
+	for (int spin = 0; spin < 100; spin++) {
+		uint32_t expect = 0;
+		if (__atomic_load_n(&l->word, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_compare_exchange_n(&l->word, &expect, me, 0,
+						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return;
+		__builtin_ia32_pause();
+	}
+	for (;;) {
+		uint32_t v = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
+		if (v == 0) {
+			/* Others may be asleep: keep the waiters bit. */
+			if (__atomic_compare_exchange_n(&l->word, &v,
+							me | PCM_LOCK_WAITERS, 0,
+							__ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED))
+				return;
+			continue;
+		}
+		if (!(v & PCM_LOCK_WAITERS) &&
+		    !__atomic_compare_exchange_n(&l->word, &v, v | PCM_LOCK_WAITERS,
+						 0, __ATOMIC_RELAXED,
+						 __ATOMIC_RELAXED))
+			continue;
+		pcm_os_futex_wait(&l->word, v | PCM_LOCK_WAITERS);
+	}
+}
+
+PCM_NOINLINE void pcm_unlock_wake(pcm_lock_t *l)
+{
+	pcm_os_futex_wake(&l->word);
+}

@@ -1,0 +1,260 @@
+/* Linux platform layer.  See os.h. */
+
+#include "os.h"
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int addr_ok(void *p, size_t size)
+{
+	uintptr_t a = (uintptr_t)p;
+	return a + size <= (1UL << PCM_VA_BITS) && a + size > a;
+}
+
+void *pcm_os_map_aligned(size_t size, size_t align)
+{
+	if (align < PCM_PAGE_SIZE)
+		align = PCM_PAGE_SIZE;
+	size_t span = size + align - PCM_PAGE_SIZE;
+	if (span < size)
+		return NULL;
+	char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	uintptr_t start = ((uintptr_t)raw + align - 1) & ~(align - 1);
+	size_t head = start - (uintptr_t)raw;
+	size_t tail = span - head - size;
+	if (head)
+		munmap(raw, head);
+	if (tail)
+		munmap((char *)start + size, tail);
+	if (!addr_ok((void *)start, size)) {
+		munmap((void *)start, size);
+		return NULL;
+	}
+	return (void *)start;
+}
+
+void pcm_os_unmap(void *addr, size_t size)
+{
+	munmap(addr, size);
+}
+
+void *pcm_os_brk_grow(size_t size, size_t align)
+{
+	/* sbrk (not the raw syscall) so that libc's idea of the break stays
+	 * right for a program that calls sbrk itself. */
+	void *cur = sbrk(0);
+	if (cur == (void *)-1)
+		return NULL;
+	uintptr_t start = ((uintptr_t)cur + align - 1) & ~(align - 1);
+	size_t grow = start - (uintptr_t)cur + size;
+	if (grow < size || (intptr_t)grow < 0)
+		return NULL;
+	void *got = sbrk((intptr_t)grow);
+	if (got == (void *)-1)
+		return NULL;
+	if (got != cur) {
+		/* Someone moved the break between our two calls: give back. */
+		sbrk(-(intptr_t)grow);
+		return NULL;
+	}
+	if (!addr_ok((void *)start, size)) {
+		sbrk(-(intptr_t)grow);
+		return NULL;
+	}
+	return (void *)start;
+}
+
+void *pcm_os_remap(void *addr, size_t old_size, size_t new_size, size_t align)
+{
+	/* In place first. */
+	void *p = mremap(addr, old_size, new_size, 0);
+	if (p != MAP_FAILED)
+		return p;
+	if (new_size < old_size)
+		return NULL;
+	/* Move to a fresh, aligned reservation: MREMAP_FIXED replaces it. */
+	void *dst = pcm_os_map_aligned(new_size, align);
+	if (!dst)
+		return NULL;
+	p = mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	if (p == MAP_FAILED) {
+		munmap(dst, new_size);
+		return NULL;
+	}
+	return p;
+}
+
+int pcm_os_purge(void *addr, size_t size)
+{
+	return madvise(addr, size, MADV_DONTNEED);
+}
+
+void pcm_os_hugepage(void *addr, size_t size, int on)
+{
+	madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
+int pcm_os_thp_mode(void)
+{
+	char buf[128];
+	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled",
+		      O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (strstr(buf, "[always]"))
+		return 2;
+	if (strstr(buf, "[madvise]"))
+		return 1;
+	return 0;
+}
+
+void pcm_os_futex_wait(uint32_t *word, uint32_t val)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+void pcm_os_futex_wake(uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+int pcm_os_gettid(void)
+{
+	return (int)syscall(SYS_gettid);
+}
+
+uint64_t pcm_os_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t pcm_os_random(void)
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v) {
+		/* AT_RANDOM: 16 bytes the kernel put on the initial stack. */
+		const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
+		v = r ? r[0] ^ r[1] : 0;
+		v ^= (uint64_t)(uintptr_t)&v * 0x9e3779b97f4a7c15ull;
+		v ^= pcm_os_now_ns();
+	}
+	return v;
+}
+
+void pcm_os_write(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+_Noreturn void pcm_os_abort(void)
+{
+	abort();
+}
+
+static int copy_value(const char *v, char *buf, size_t cap)
+{
+	size_t i = 0;
+	for (; v[i] && i + 1 < cap; i++)
+		buf[i] = v[i];
+	buf[i] = 0;
+	return 1;
+}
+
+int pcm_os_getenv(const char *name, char *buf, size_t cap)
+{
+	size_t nlen = strlen(name);
+	if (environ) {
+		for (char **e = environ; *e; e++)
+			if (!strncmp(*e, name, nlen) && (*e)[nlen] == '=')
+				return copy_value(*e + nlen + 1, buf, cap);
+		return 0;
+	}
+	/* Too early for environ: stream /proc/self/environ. */
+	int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char chunk[512];
+	size_t matched = 0, out = 0; /* bytes of "name=" matched, value length */
+	int in_value = 0, at_start = 1, found = 0;
+	ssize_t n;
+	while (!found && (n = read(fd, chunk, sizeof chunk)) > 0) {
+		for (ssize_t i = 0; i < n && !found; i++) {
+			char c = chunk[i];
+			if (in_value) {
+				if (c == 0)
+					found = 1;
+				else if (out + 1 < cap)
+					buf[out++] = c;
+			} else if (c == 0) {
+				at_start = 1, matched = 0;
+			} else if (at_start && matched < nlen && c == name[matched]) {
+				matched++;
+			} else if (at_start && matched == nlen && c == '=') {
+				in_value = 1;
+			} else {
+				at_start = 0;
+			}
+		}
+	}
+	close(fd);
+	if (in_value) {
+		buf[out] = 0;
+		return 1;
+	}
+	return 0;
+}
+
+void *pcm_os_next_symbol(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#endif
+
+void *pcm_os_rseq_area(unsigned *feature_size)
+{
+#ifdef RSEQ_SIG
+	if (__rseq_size == 0)
+		return NULL;
+	unsigned long fs = getauxval(27 /* AT_RSEQ_FEATURE_SIZE */);
+	*feature_size = fs ? (unsigned)fs : __rseq_size;
+	return (char *)__builtin_thread_pointer() + __rseq_offset;
+#else
+	(void)feature_size;
+	return NULL;
+#endif
+}

@@ -1,0 +1,61 @@
+/*
+ * The platform layer: every system call pcmalloc makes goes through here
+ * (mmap, munmap, mremap, madvise, brk, futex, getenv, rseq, ...), so the
+ * layers above are plain C over memory, and the unit tests can replace this
+ * file with a fake memory source.
+ *
+ * None of these functions allocates or touches stdio.  They may set errno;
+ * callers that must preserve it save it themselves.
+ */
+#ifndef PCM_OS_H
+#define PCM_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Anonymous read-write memory aligned to `align` (a power of two >= page
+ * size), or NULL.  Addresses beyond PCM_VA_BITS are refused. */
+void *pcm_os_map_aligned(size_t size, size_t align);
+void pcm_os_unmap(void *addr, size_t size);
+
+/* Grows the program break so that [ret, ret + size) is new memory aligned
+ * to `align`; NULL when the break cannot move (or brk is disabled). */
+void *pcm_os_brk_grow(size_t size, size_t align);
+
+/* Resizes a mapping made by pcm_os_map_aligned to new_size, keeping its
+ * start aligned to `align`; may move it.  NULL on failure (old intact). */
+void *pcm_os_remap(void *addr, size_t old_size, size_t new_size, size_t align);
+
+/* Gives the pages back: their contents read as zero afterwards. */
+int pcm_os_purge(void *addr, size_t size);
+
+/* THP hint: 1 = MADV_HUGEPAGE, 0 = MADV_NOHUGEPAGE. */
+void pcm_os_hugepage(void *addr, size_t size, int on);
+
+/* System THP mode: 0 never, 1 madvise, 2 always (from sysfs). */
+int pcm_os_thp_mode(void);
+
+/* Futex wait while *word == val; wake one waiter. */
+void pcm_os_futex_wait(uint32_t *word, uint32_t val);
+void pcm_os_futex_wake(uint32_t *word);
+
+int pcm_os_gettid(void);
+uint64_t pcm_os_now_ns(void); /* CLOCK_MONOTONIC_COARSE */
+uint64_t pcm_os_random(void);
+void pcm_os_write(int fd, const char *buf, size_t len);
+_Noreturn void pcm_os_abort(void);
+
+/* Copies the value of environment variable `name` into buf (NUL-terminated,
+ * truncated to cap-1); returns 1 if it is set.  Works before libc has set up
+ * `environ` (reads /proc/self/environ then). */
+int pcm_os_getenv(const char *name, char *buf, size_t cap);
+
+/* The next definition of a libc symbol after pcmalloc's own (the allocator
+ * that would have served the program without us), or NULL. */
+void *pcm_os_next_symbol(const char *name);
+
+/* Address and size of glibc's rseq area for this thread, and the feature
+ * size the kernel fills; NULL when rseq is not registered. */
+void *pcm_os_rseq_area(unsigned *feature_size);
+
+#endif

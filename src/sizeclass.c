@@ -1,0 +1,76 @@
+/* Size-class table construction.  See sizeclass.h. */
+#include "sizeclass.h"
+
+uint8_t pcm_class_small[(1024 >> 4) + 1];
+uint8_t pcm_class_mid[(PCM_SMALL_MAX >> 7) + 1];
+struct pcm_class_info pcm_class_info[PCM_NR_CLASSES];
+
+static unsigned pick_order(size_t size)
+{
+	/* Smallest slab holding >= 4 objects with <= 1/16 left over; else the
+	 * order with the least waste (ties: the smaller slab). */
+	unsigned best = PCM_MAX_SLAB_ORDER;
+	size_t best_waste = (size_t)-1;
+	for (unsigned o = 0; o <= PCM_MAX_SLAB_ORDER; o++) {
+		size_t slab = PCM_PAGE_SIZE << o, nobjs = slab / size;
+		if (!nobjs)
+			continue;
+		size_t waste = slab - nobjs * size;
+		if (nobjs >= 4 && waste * 16 <= slab)
+			return o;
+		/* compare waste fractions: waste / slab */
+		if (best_waste == (size_t)-1 ||
+		    waste * (PCM_PAGE_SIZE << best) < best_waste * slab) {
+			best = o;
+			best_waste = waste;
+		}
+	}
+	return best;
+}
+
+static void set_class(unsigned cls, size_t size)
+{
+	struct pcm_class_info *ci = &pcm_class_info[cls];
+	ci->size = (uint32_t)size;
+	ci->order = (uint8_t)pick_order(size);
+	ci->nobjs = (uint16_t)((PCM_PAGE_SIZE << ci->order) / size);
+	size_t max = 32768 / size;
+	ci->cache_max = (uint16_t)(max < 2 ? 2 : max > 128 ? 128 : max);
+	ci->batch = (uint16_t)(ci->cache_max / 2 ? ci->cache_max / 2 : 1);
+	ci->div_magic = UINT64_MAX / size + 1;
+}
+
+void pcm_sizeclass_init(void)
+{
+	unsigned cls = 0;
+	for (size_t s = 16; s <= 128; s += 16)
+		set_class(++cls, s);
+	for (size_t base = 128; base < PCM_SMALL_MAX; base *= 2)
+		for (size_t s = base + base / 8; s <= base * 2; s += base / 8)
+			set_class(++cls, s);
+	/* cls == PCM_NR_CLASSES - 1 here */
+	unsigned c = 1;
+	for (size_t i = 0; i <= 1024 >> 4; i++) {
+		size_t n = i << 4;
+		while (pcm_class_info[c].size < n)
+			c++;
+		pcm_class_small[i] = (uint8_t)c;
+	}
+	c = 1;
+	for (size_t i = 0; i <= PCM_SMALL_MAX >> 7; i++) {
+		size_t n = i << 7;
+		while (pcm_class_info[c].size < n)
+			c++;
+		pcm_class_mid[i] = (uint8_t)c;
+	}
+}
+
+unsigned pcm_size_class_aligned(size_t n, size_t align)
+{
+	if (n > PCM_SMALL_MAX)
+		return 0;
+	for (unsigned c = pcm_size_class(n ? n : 1); c && c < PCM_NR_CLASSES; c++)
+		if (!(pcm_class_info[c].size & (align - 1)))
+			return c;
+	return 0;
+}

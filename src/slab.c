@@ -1,0 +1,258 @@
+/* Slab layer.  See slab.h.  Every function takes the class lock itself. */
+#include "slab.h"
+#include "arena.h"
+#include "buddy.h"
+#include "fmt.h"
+#include "sizeclass.h"
+
+uintptr_t pcm_secret;
+uintptr_t pcm_free_key;
+struct pcm_class pcm_classes[PCM_NR_CLASSES];
+
+#define EMPTY_KEEP 1 /* empty slabs a class keeps */
+
+static void list_init(struct pcm_page *s)
+{
+	s->next = s->prev = s;
+}
+
+static void list_add_tail(struct pcm_page *s, struct pcm_page *pg)
+{
+	pg->prev = s->prev;
+	pg->next = s;
+	s->prev->next = pg;
+	s->prev = pg;
+}
+
+static void list_del(struct pcm_page *pg)
+{
+	pg->prev->next = pg->next;
+	pg->next->prev = pg->prev;
+	pg->next = pg->prev = NULL;
+}
+
+void pcm_slabs_init(void)
+{
+	for (unsigned c = 0; c < PCM_NR_CLASSES; c++)
+		list_init(&pcm_classes[c].partial);
+}
+
+static inline uint8_t gen_flags(const struct pcm_class *c)
+{
+	return (uint8_t)(c->gen << PCM_PGF_GEN_SHIFT);
+}
+
+static inline void *slab_base(const struct pcm_page *head)
+{
+	return pcm_page_addr(head);
+}
+
+PCM_COLD static void corrupt(const char *what, unsigned cls, const void *slab,
+			     const void *obj)
+{
+	pcm_fatal("corrupted %s in slab %p (size class %u, %u bytes) at %p",
+		  what, slab, cls, (unsigned)pcm_class_size(cls), obj);
+}
+
+/* Checks that obj may sit on head's free list: inside, on a boundary. */
+static inline void check_obj(unsigned cls, const struct pcm_page *head,
+			     const void *obj)
+{
+	const struct pcm_class_info *ci = &pcm_class_info[cls];
+	uintptr_t base = (uintptr_t)slab_base(head), o = (uintptr_t)obj;
+	uint64_t off = o - base;
+	if (unlikely(o < base || off >= (uint64_t)ci->nobjs * ci->size ||
+		     off * ci->div_magic > ci->div_magic - 1))
+		corrupt("free list", cls, (void *)base, obj);
+}
+
+/* A new slab for class c, built outside the class lock. */
+static struct pcm_page *slab_new(unsigned cls)
+{
+	const struct pcm_class_info *ci = &pcm_class_info[cls];
+	int clean;
+	struct pcm_page *head = pcm_block_alloc(PCM_ZONE_SLAB, ci->order, &clean);
+	if (!head)
+		return NULL;
+	size_t npages = 1ul << ci->order;
+	for (size_t i = 0; i < npages; i++) {
+		struct pcm_page *pg = head + i;
+		pg->kind = PCM_PG_SLAB;
+		pg->cls = (uint8_t)cls;
+		pg->head_off = (uint16_t)i;
+	}
+	head->order = ci->order;
+	head->inuse = 0;
+	char *base = slab_base(head);
+	for (unsigned i = 0; i + 1 < ci->nobjs; i++)
+		pcm_link_set(base + (size_t)i * ci->size, base + (size_t)(i + 1) * ci->size);
+	pcm_link_set(base + (size_t)(ci->nobjs - 1) * ci->size, NULL);
+	head->freelist = base;
+	return head;
+}
+
+static void slab_release(struct pcm_page *head)
+{
+	unsigned order = head->order;
+	pcm_block_free(head, order);
+}
+
+unsigned pcm_slab_take(unsigned cls, void **out, unsigned want)
+{
+	struct pcm_class *c = &pcm_classes[cls];
+	void *list = NULL;
+	unsigned n = 0;
+	struct pcm_page *fresh = NULL;
+	pcm_lock(&c->lock);
+	for (;;) {
+		while (n < want && c->partial.next != &c->partial) {
+			struct pcm_page *head = c->partial.next;
+			if (head->inuse == 0)
+				c->nr_empty--;
+			while (n < want && head->freelist) {
+				void *obj = head->freelist;
+				void *next = pcm_link_get(obj);
+				if (next)
+					check_obj(cls, head, next);
+				head->freelist = next;
+				head->inuse++;
+				pcm_link_set(obj, list);
+				list = obj;
+				n++;
+			}
+			if (!head->freelist) {
+				list_del(head);
+				c->nr_partial--;
+			}
+		}
+		if (n || fresh)
+			break;
+		/* No partial slab: make one without holding the class lock. */
+		pcm_unlock(&c->lock);
+		fresh = slab_new(cls);
+		pcm_lock(&c->lock);
+		if (!fresh)
+			break;
+		fresh->flags = gen_flags(c);
+		list_add_tail(&c->partial, fresh);
+		c->nr_partial++;
+		c->nr_empty++;
+		c->nr_slabs++;
+		c->slab_allocs++;
+	}
+	c->objs_out += n;
+	c->refills++;
+	pcm_unlock(&c->lock);
+	*out = list;
+	return n;
+}
+
+void pcm_slab_put(unsigned cls, void *list, unsigned n)
+{
+	struct pcm_class *c = &pcm_classes[cls];
+	struct pcm_page *release = NULL; /* slabs to give back, via ->next */
+	pcm_lock(&c->lock);
+	for (unsigned i = 0; i < n; i++) {
+		void *obj = list;
+		list = pcm_link_get(obj);
+		struct pcm_arena *a = pcm_arena_of(obj);
+		struct pcm_page *pg = a ? pcm_page_of(a, obj) : NULL;
+		if (unlikely(!pg || pg->kind != PCM_PG_SLAB || pg->cls != cls))
+			corrupt("cache list", cls, NULL, obj);
+		struct pcm_page *head = pg - pg->head_off;
+		check_obj(cls, head, obj);
+		if (unlikely((head->flags >> PCM_PGF_GEN_SHIFT) !=
+			     (c->gen & (0xff >> PCM_PGF_GEN_SHIFT)))) {
+			c->abandoned_objs++; /* slab abandoned by fork repair */
+			c->objs_out--;
+			continue;
+		}
+		if (unlikely(head->inuse == 0))
+			pcm_fatal("free(): double free of %p (size class %u, %u "
+				  "bytes; found while returning a cache to its slab)",
+				  obj, cls, (unsigned)pcm_class_size(cls));
+		int was_full = head->freelist == NULL;
+		pcm_link_set(obj, head->freelist);
+		head->freelist = obj;
+		head->inuse--;
+		c->objs_out--;
+		if (was_full) {
+			list_add_tail(&c->partial, head);
+			c->nr_partial++;
+		}
+		if (head->inuse == 0) {
+			if (c->nr_empty < EMPTY_KEEP) {
+				c->nr_empty++;
+			} else {
+				list_del(head);
+				c->nr_partial--;
+				c->nr_slabs--;
+				c->slab_frees++;
+				head->next = release;
+				release = head;
+			}
+		}
+	}
+	c->drains++;
+	pcm_unlock(&c->lock);
+	while (release) {
+		struct pcm_page *next = release->next;
+		slab_release(release);
+		release = next;
+	}
+}
+
+int pcm_slab_is_free(unsigned cls, void *obj)
+{
+	struct pcm_class *c = &pcm_classes[cls];
+	struct pcm_arena *a = pcm_arena_of(obj);
+	struct pcm_page *pg = pcm_page_of(a, obj);
+	struct pcm_page *head = pg - pg->head_off;
+	int found = 0;
+	pcm_lock(&c->lock);
+	unsigned limit = pcm_class_info[cls].nobjs;
+	for (void *f = head->freelist; f && limit--; f = pcm_link_get(f))
+		if (f == obj) {
+			found = 1;
+			break;
+		}
+	pcm_unlock(&c->lock);
+	return found;
+}
+
+void pcm_class_abandon(struct pcm_class *c)
+{
+	c->gen++;
+	list_init(&c->partial);
+	c->nr_partial = c->nr_empty = c->nr_slabs = 0;
+	pcm_lock_reset(&c->lock);
+}
+
+void pcm_slab_release_empty(void)
+{
+	for (unsigned cls = 1; cls < PCM_NR_CLASSES; cls++) {
+		struct pcm_class *c = &pcm_classes[cls];
+		struct pcm_page *release = NULL;
+		pcm_lock(&c->lock);
+		struct pcm_page *s = &c->partial;
+		for (struct pcm_page *pg = s->next; pg != s && c->nr_empty;) {
+			struct pcm_page *next = pg->next;
+			if (pg->inuse == 0) {
+				list_del(pg);
+				c->nr_partial--;
+				c->nr_empty--;
+				c->nr_slabs--;
+				c->slab_frees++;
+				pg->next = release;
+				release = pg;
+			}
+			pg = next;
+		}
+		pcm_unlock(&c->lock);
+		while (release) {
+			struct pcm_page *next = release->next;
+			slab_release(release);
+			release = next;
+		}
+	}
+}

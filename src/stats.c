@@ -1,0 +1,255 @@
+/* Statistics.  See stats.h. */
+
+#include "stats.h"
+#include "arena.h"
+#include "buddy.h"
+#include "conf.h"
+#include "fmt.h"
+#include "huge.h"
+#include "lifecycle.h"
+#include "meta.h"
+#include "sizeclass.h"
+#include "slab.h"
+#include "tcache.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct class_snap {
+	size_t slabs, objs_out, partial;
+};
+
+static void snap_class(unsigned cls, struct class_snap *s)
+{
+	struct pcm_class *c = &pcm_classes[cls];
+	pcm_lock(&c->lock);
+	s->slabs = c->nr_slabs;
+	s->objs_out = c->objs_out;
+	s->partial = c->nr_partial;
+	pcm_unlock(&c->lock);
+}
+
+void pcm_stats_collect(struct pcmalloc_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	if (!pcm_is_initialised())
+		return;
+	size_t hc, hb, hmc, hmb;
+	pcm_huge_totals(&hc, &hb, &hmc, &hmb);
+	pcm_tcache_totals(&st->cached_objects, &st->cached_bytes, &st->threads);
+	size_t small_out_bytes = 0;
+	for (unsigned cls = 1; cls < PCM_NR_CLASSES; cls++) {
+		struct class_snap s;
+		snap_class(cls, &s);
+		st->slab_objects += s.objs_out;
+		st->slabs += s.slabs;
+		st->slab_bytes += s.slabs * (PCM_PAGE_SIZE << pcm_class_info[cls].order);
+		small_out_bytes += s.objs_out * pcm_class_info[cls].size;
+	}
+	size_t purged = 0, dirty = 0, free_pages = 0, arenas = 0;
+	for (int z = 0; z < PCM_NR_ZONES; z++) {
+		struct pcm_zone *zn = &pcm_zones[z];
+		pcm_lock(&zn->lock);
+		free_pages += zn->free_pages + zn->busy_pages;
+		dirty += zn->dirty_pages;
+		purged += zn->purged_pages;
+		arenas += zn->nr_arenas;
+		if (z == PCM_ZONE_LARGE)
+			st->large_allocated = zn->used_pages << PCM_PAGE_SHIFT;
+		pcm_unlock(&zn->lock);
+	}
+	st->small_allocated = small_out_bytes > st->cached_bytes
+				      ? small_out_bytes - st->cached_bytes : 0;
+	st->huge_allocated = hb;
+	st->huge_count = hc;
+	st->allocated = st->small_allocated + st->large_allocated + hb;
+	st->free_pages = free_pages;
+	st->dirty_pages = dirty;
+	st->purged_bytes = purged << PCM_PAGE_SHIFT;
+	st->arenas = arenas;
+	st->brk_bytes = __atomic_load_n(&pcm_arena_brk_bytes, __ATOMIC_RELAXED);
+	st->mapped = __atomic_load_n(&pcm_arena_mapped_bytes, __ATOMIC_RELAXED) +
+		     hb + pcm_meta_bytes();
+	/* Resident estimate: pages in use, dirty free pages, metadata. */
+	size_t used_pages = (st->slab_bytes + st->large_allocated) >> PCM_PAGE_SHIFT;
+	st->resident = ((used_pages + dirty + arenas * PCM_META_PAGES)
+			<< PCM_PAGE_SHIFT) + hb + pcm_meta_bytes();
+	st->cache_mode = PCMALLOC_CACHE_PER_THREAD;
+}
+
+static const char *mib(char *buf, size_t cap, size_t bytes)
+{
+	pcm_fmt(buf, cap, "%zu.%02zu MiB", bytes >> 20,
+		((bytes & ((1u << 20) - 1)) * 100) >> 20);
+	return buf;
+}
+
+void pcm_stats_print(int fd)
+{
+	struct pcm_out o;
+	struct pcmalloc_stats st;
+	char b1[32], b2[32], b3[32];
+	int saved = errno;
+	pcm_out_init_fd(&o, fd);
+	pcm_stats_collect(&st);
+	pcm_out_printf(&o, "------ pcmalloc statistics (version %s) ------\n",
+		       PCMALLOC_VERSION);
+	pcm_out_printf(&o, "cache mode:      %s (%zu live thread caches)\n",
+		       pcm_conf.tcache ? "per-thread" : "none (tcache:0)",
+		       st.threads);
+	pcm_out_printf(&o, "allocated:       %s  (small %s, large %s, ",
+		       mib(b1, sizeof b1, st.allocated),
+		       mib(b2, sizeof b2, st.small_allocated),
+		       mib(b3, sizeof b3, st.large_allocated));
+	pcm_out_printf(&o, "huge %s in %zu mappings)\n",
+		       mib(b1, sizeof b1, st.huge_allocated), st.huge_count);
+	pcm_out_printf(&o, "mapped:          %s  (%zu arenas of 64 MiB, %s by brk)\n",
+		       mib(b1, sizeof b1, st.mapped), st.arenas,
+		       mib(b2, sizeof b2, st.brk_bytes));
+	pcm_out_printf(&o, "resident (est.): %s  free pages %zu, dirty %zu, "
+		       "returned to OS %s\n", mib(b1, sizeof b1, st.resident),
+		       st.free_pages, st.dirty_pages,
+		       mib(b2, sizeof b2, st.purged_bytes));
+	pcm_out_printf(&o, "cached:          %zu objects, %s\n", st.cached_objects,
+		       mib(b1, sizeof b1, st.cached_bytes));
+	pcm_out_printf(&o, "THP policy:      %s (kernel %s)\n",
+		       pcm_conf.thp == 0 ? "never" : pcm_conf.thp == 1 ? "madvise" : "always",
+		       pcm_conf.sys_thp == 0 ? "never" : pcm_conf.sys_thp == 1 ? "madvise" : "always");
+	pcm_out_printf(&o, "slabinfo:  class   size  order objs/slab  slabs  "
+		       "objs-out  refills  drains\n");
+	for (unsigned cls = 1; cls < PCM_NR_CLASSES && pcm_is_initialised(); cls++) {
+		struct pcm_class *c = &pcm_classes[cls];
+		struct class_snap s;
+		snap_class(cls, &s);
+		if (!s.slabs && !c->refills)
+			continue;
+		const struct pcm_class_info *ci = &pcm_class_info[cls];
+		pcm_out_printf(&o, "           %5u %6u %6u %9u %6zu %9zu %8llu %7llu\n",
+			       cls, ci->size, ci->order, ci->nobjs, s.slabs,
+			       s.objs_out, (unsigned long long)c->refills,
+			       (unsigned long long)c->drains);
+	}
+	for (int z = 0; z < PCM_NR_ZONES && pcm_is_initialised(); z++) {
+		struct pcm_zone *zn = &pcm_zones[z];
+		size_t nr[PCM_NR_ORDERS];
+		pcm_lock(&zn->lock);
+		memcpy(nr, zn->nr_free, sizeof nr);
+		size_t used = zn->used_pages;
+		unsigned long long calls = zn->purge_calls;
+		pcm_unlock(&zn->lock);
+		pcm_out_printf(&o, "buddyinfo %-5s (used %zu pages, %llu purges):",
+			       z == PCM_ZONE_SLAB ? "slab" : "large", used, calls);
+		for (int i = 0; i < PCM_NR_ORDERS; i++)
+			pcm_out_printf(&o, " %zu", nr[i]);
+		pcm_out_printf(&o, "\n");
+	}
+	pcm_out_flush(&o);
+	errno = saved;
+}
+
+void pcm_malloc_stats_impl(void)
+{
+	struct pcmalloc_stats st;
+	size_t hc, hb, hmc, hmb;
+	int saved = errno;
+	pcm_stats_collect(&st);
+	pcm_huge_totals(&hc, &hb, &hmc, &hmb);
+	size_t sys = st.resident - st.huge_allocated;
+	size_t inuse = st.small_allocated + st.large_allocated;
+	struct pcm_out o;
+	pcm_out_init_fd(&o, 2);
+	/* glibc's layout first, so scripts that parse it keep working. */
+	pcm_out_printf(&o, "Arena 0:\n");
+	pcm_out_printf(&o, "system bytes     = %10zu\n", sys);
+	pcm_out_printf(&o, "in use bytes     = %10zu\n", inuse);
+	pcm_out_printf(&o, "Total (incl. mmap):\n");
+	pcm_out_printf(&o, "system bytes     = %10zu\n", sys + hb);
+	pcm_out_printf(&o, "in use bytes     = %10zu\n", inuse + hb);
+	pcm_out_printf(&o, "max mmap regions = %10zu\n", hmc);
+	pcm_out_printf(&o, "max mmap bytes   = %10zu\n", hmb);
+	pcm_out_flush(&o);
+	pcm_stats_print(2);
+	errno = saved;
+}
+
+struct mallinfo2 pcm_mallinfo2_impl(void)
+{
+	struct pcmalloc_stats st;
+	struct mallinfo2 mi;
+	memset(&mi, 0, sizeof mi);
+	pcm_stats_collect(&st);
+	size_t sys = st.resident - st.huge_allocated;
+	size_t inuse = st.small_allocated + st.large_allocated;
+	size_t nfree = 0;
+	for (int z = 0; z < PCM_NR_ZONES && pcm_is_initialised(); z++)
+		for (int o = 0; o < PCM_NR_ORDERS; o++)
+			nfree += __atomic_load_n(&pcm_zones[z].nr_free[o], __ATOMIC_RELAXED);
+	mi.arena = sys;
+	mi.ordblks = nfree;
+	mi.smblks = st.cached_objects;
+	mi.hblks = st.huge_count;
+	mi.hblkhd = st.huge_allocated;
+	mi.fsmblks = st.cached_bytes;
+	mi.uordblks = inuse;
+	mi.fordblks = sys > inuse ? sys - inuse : 0;
+	mi.keepcost = st.dirty_pages << PCM_PAGE_SHIFT;
+	return mi;
+}
+
+static void file_sink(struct pcm_out *o, const char *s, size_t n)
+{
+	fwrite(s, 1, n, (FILE *)o->ctx);
+}
+
+int pcm_malloc_info_impl(int options, FILE *fp)
+{
+	if (options != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct pcmalloc_stats st;
+	pcm_stats_collect(&st);
+	struct pcm_out o;
+	o.len = 0;
+	o.sink = file_sink;
+	o.ctx = fp;
+	/* Free objects per class: in slabs plus in caches. */
+	pcm_out_printf(&o, "<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n");
+	size_t free_objs = 0, free_bytes = 0;
+	for (unsigned cls = 1; cls < PCM_NR_CLASSES && pcm_is_initialised(); cls++) {
+		struct class_snap s;
+		snap_class(cls, &s);
+		const struct pcm_class_info *ci = &pcm_class_info[cls];
+		size_t cap = s.slabs * ci->nobjs;
+		size_t nfree = cap > s.objs_out ? cap - s.objs_out : 0;
+		if (!nfree)
+			continue;
+		size_t from = cls > 1 ? pcm_class_info[cls - 1].size + 1 : 1;
+		pcm_out_printf(&o, "  <size from=\"%zu\" to=\"%u\" total=\"%zu\" "
+			       "count=\"%zu\"/>\n", from, ci->size, nfree * ci->size,
+			       nfree);
+		free_objs += nfree;
+		free_bytes += nfree * ci->size;
+	}
+	size_t sys = st.resident - st.huge_allocated;
+	pcm_out_printf(&o, "</sizes>\n<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n",
+		       st.cached_objects, st.cached_bytes);
+	pcm_out_printf(&o, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n",
+		       free_objs, free_bytes + (st.free_pages << PCM_PAGE_SHIFT));
+	pcm_out_printf(&o, "<system type=\"current\" size=\"%zu\"/>\n", sys);
+	pcm_out_printf(&o, "<system type=\"max\" size=\"%zu\"/>\n", st.mapped);
+	pcm_out_printf(&o, "<aspace type=\"total\" size=\"%zu\"/>\n", st.mapped);
+	pcm_out_printf(&o, "<aspace type=\"mprotect\" size=\"%zu\"/>\n</heap>\n", st.mapped);
+	pcm_out_printf(&o, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n",
+		       st.cached_objects, st.cached_bytes);
+	pcm_out_printf(&o, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n",
+		       free_objs, free_bytes + (st.free_pages << PCM_PAGE_SHIFT));
+	pcm_out_printf(&o, "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n",
+		       st.huge_count, st.huge_allocated);
+	pcm_out_printf(&o, "<system type=\"current\" size=\"%zu\"/>\n", sys + st.huge_allocated);
+	pcm_out_printf(&o, "<system type=\"max\" size=\"%zu\"/>\n", st.mapped);
+	pcm_out_printf(&o, "<aspace type=\"total\" size=\"%zu\"/>\n", st.mapped);
+	pcm_out_printf(&o, "<aspace type=\"mprotect\" size=\"%zu\"/>\n</malloc>\n", st.mapped);
+	pcm_out_flush(&o);
+	return 0;
+}

@@ -1,0 +1,20 @@
+/*
+ * Introspection: counters read from each layer (never a heap walk under a
+ * lock others wait on), the report printed by malloc_stats() and at exit
+ * with PCMALLOC_CONF=stats:1, mallinfo2() and malloc_info()'s XML.
+ */
+#ifndef PCM_STATS_H
+#define PCM_STATS_H
+
+#include <malloc.h>
+#include <stdio.h>
+
+#include "../include/pcmalloc.h"
+
+void pcm_stats_collect(struct pcmalloc_stats *st);
+void pcm_stats_print(int fd);         /* pcmalloc's own report */
+void pcm_malloc_stats_impl(void);     /* glibc's summary lines, then ours */
+struct mallinfo2 pcm_mallinfo2_impl(void);
+int pcm_malloc_info_impl(int options, FILE *fp);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * Glossary of pcmalloc's types, bottom layer first.
+ *
+ *   pcm_page    descriptor of one 4 KiB page (like Linux's struct page); an
+ *               arena keeps one per page, so any pointer finds its
+ *               descriptor by masking and shifting
+ *   pcm_arena   64 MiB of address space aligned to 64 MiB: descriptors first,
+ *               then the header, then pages for the buddy allocator
+ *   pcm_zone    a buddy allocator: free lists by order over a set of arenas.
+ *               Slabs and large runs live in separate zones, so slab memory
+ *               can take THP hints without inflating sparse large runs
+ *   pcm_class   a small size class: its slabs (SLUB style, free list threaded
+ *               through free objects) and its lock
+ *   pcm_bin     one class in a thread cache: a free list and its bounds
+ *   pcm_tcache  a thread's cache: one bin per class
+ *   pcm_huge    header of a direct mapping, found through a radix registry
+ *
+ * Lock order (outer first): class lock -> zone lock -> meta lock.  The huge
+ * lock and the thread-registry lock nest with nothing.
+ */
+#ifndef PCM_TYPES_H
+#define PCM_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "lock.h"
+
+/* pcm_page.kind */
+enum {
+	PCM_PG_NONE = 0, /* inside a free block, or never described */
+	PCM_PG_FREE,     /* first page of a free buddy block */
+	PCM_PG_SLAB,     /* a page of a slab */
+	PCM_PG_LARGE,    /* a page of a large run */
+	PCM_PG_META,     /* arena descriptors and header */
+	PCM_PG_BUSY,     /* a free block out of the lists while purged */
+};
+
+/* pcm_page.flags */
+#define PCM_PGF_DIRTY 0x01    /* free block: may hold non-zero data */
+#define PCM_PGF_GEN_SHIFT 1   /* slab: generation of its class (fork repair) */
+
+/*
+ * Page descriptor, 32 bytes.  Every page of a slab or large run has kind and
+ * head_off set (head = this - head_off); only the first page (the head)
+ * carries the block's state.  Free blocks mark only their first page.
+ */
+struct pcm_page {
+	union {
+		void *freelist;   /* slab head: first free object */
+		size_t run_pages; /* large head: pages in the run */
+	};
+	struct pcm_page *next; /* zone free list / class partial list */
+	struct pcm_page *prev;
+	uint16_t head_off; /* pages back to the head of this slab / run */
+	uint8_t kind;
+	uint8_t order; /* free block or slab: its order */
+	uint8_t cls;   /* slab pages: size class (0: not a slab) */
+	uint8_t flags;
+	uint16_t inuse; /* slab head: objects out of the slab */
+};
+
+_Static_assert(sizeof(struct pcm_page) == 32, "page descriptor size");
+
+enum { PCM_ZONE_SLAB = 0, PCM_ZONE_LARGE = 1, PCM_NR_ZONES = 2 };
+
+#define PCM_ARENA_MAGIC 0x70636d6172656e61ull /* "pcmarena" */
+
+struct pcm_arena {
+	struct pcm_page pages[PCM_ARENA_PAGES]; /* at offset 0 */
+	/* Header, in the page after the descriptors. */
+	uint64_t magic;
+	struct pcm_arena *next; /* zone's arena list */
+	uint32_t id;
+	uint8_t zone;
+	uint8_t from_brk;
+	uint8_t gen; /* zone generation at creation (fork repair) */
+	uint32_t thp_mask; /* 2 MiB regions that got MADV_HUGEPAGE */
+	size_t free_pages;
+};
+
+/* Pages at the start of an arena that hold its metadata. */
+#define PCM_META_PAGES                                                         \
+	((sizeof(struct pcm_arena) + PCM_PAGE_SIZE - 1) >> PCM_PAGE_SHIFT)
+
+struct pcm_zone {
+	pcm_lock_t lock;
+	uint8_t id;
+	struct pcm_page free_area[PCM_NR_ORDERS]; /* list sentinels */
+	size_t nr_free[PCM_NR_ORDERS];
+	size_t free_pages;  /* in free blocks */
+	size_t dirty_pages; /* of which may be resident */
+	size_t busy_pages;  /* out of the lists while being purged */
+	struct pcm_arena *arenas;
+	size_t nr_arenas;
+	size_t used_pages; /* handed out */
+	uint64_t last_purge_ns;
+	uint64_t purge_calls, purged_pages;
+} __attribute__((aligned(PCM_CACHE_LINE)));
+
+/* Read-only after start-up: the geometry of a size class. */
+struct pcm_class_info {
+	uint32_t size;
+	uint16_t nobjs;     /* objects per slab */
+	uint8_t order;      /* slab order */
+	uint16_t cache_max; /* thread-cache bound (objects) */
+	uint16_t batch;     /* objects moved per refill / drain */
+	uint64_t div_magic; /* off % size == 0 <=> off * magic <= magic - 1 */
+};
+
+struct pcm_class {
+	pcm_lock_t lock;
+	uint8_t gen;               /* bumped when fork repair abandons slabs */
+	struct pcm_page partial;   /* sentinel: slabs with free objects */
+	size_t nr_partial;
+	size_t nr_slabs;
+	size_t nr_empty;           /* empty slabs kept on the partial list */
+	size_t objs_out;           /* objects taken out of slabs */
+	uint64_t refills, drains, slab_allocs, slab_frees;
+	uint64_t abandoned_objs;   /* freed into abandoned slabs (fork repair) */
+} __attribute__((aligned(PCM_CACHE_LINE)));
+
+struct pcm_bin {
+	void *head; /* encoded free list (pcm_link_*) */
+	uint32_t count;
+	uint32_t max; /* 0 until the thread cache is set up */
+};
+
+enum { PCM_TC_NEW = 0, PCM_TC_ACTIVE, PCM_TC_DEAD };
+
+struct pcm_tcache {
+	struct pcm_bin bins[PCM_NR_CLASSES];
+	uint8_t state;
+	struct pcm_tcache *next, *prev; /* registry of live caches */
+};
+
+struct pcm_huge {
+	void *ptr;       /* what the user got */
+	size_t size;     /* mapping length, page multiple */
+	size_t align;    /* alignment the mapping keeps on remap */
+	size_t request;  /* bytes asked for */
+	struct pcm_huge *next_free; /* meta pool free list */
+};
+
+#endif

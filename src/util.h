@@ -1,0 +1,38 @@
+/* Small helpers shared by every layer: branch hints, attributes, bit math. */
+#ifndef PCM_UTIL_H
+#define PCM_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define PCM_NOINLINE __attribute__((noinline))
+#define PCM_INLINE static inline __attribute__((always_inline))
+#define PCM_TLS __attribute__((tls_model("initial-exec")))
+#define PCM_EXPORT __attribute__((visibility("default")))
+#define PCM_COLD __attribute__((cold, noinline))
+
+static inline size_t pcm_align_up(size_t n, size_t a)
+{
+	return (n + a - 1) & ~(a - 1);
+}
+
+static inline int pcm_is_pow2(size_t n)
+{
+	return n && !(n & (n - 1));
+}
+
+/* floor(log2(n)) for n > 0 */
+static inline unsigned pcm_log2(size_t n)
+{
+	return 63u - (unsigned)__builtin_clzl(n);
+}
+
+/* ceil(log2(n)) for n > 0 */
+static inline unsigned pcm_log2_up(size_t n)
+{
+	return n <= 1 ? 0 : 64u - (unsigned)__builtin_clzl(n - 1);
+}
+
+#endif
