@@ -15,6 +15,7 @@
 #include <pthread.h>
 
 int pcm_init_state;
+static int report_fd = 2; /* stderr, kept open for the exit report */
 
 static void after_fork_child(void);
 
@@ -35,6 +36,9 @@ PCM_NOINLINE void pcm_init_slow(void)
 	pcm_zones_init();
 	pcm_slabs_init();
 	__atomic_store_n(&pcm_init_state, 2, __ATOMIC_RELEASE);
+
+	if (pcm_conf.stats)
+		report_fd = pcm_os_dup_fd(2);
 
 	/* These two may allocate: the allocator is ready for it now. */
 	pcm_tcache_init_process();
@@ -73,5 +77,5 @@ static void after_fork_child(void)
 __attribute__((destructor)) static void at_exit(void)
 {
 	if (pcm_is_initialised() && pcm_conf.stats)
-		pcm_stats_print(2);
+		pcm_stats_print(report_fd);
 }

@@ -178,6 +178,12 @@ void pcm_os_write(int fd, const char *buf, size_t len)
 	}
 }
 
+int pcm_os_dup_fd(int fd)
+{
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	return d < 0 ? fd : d;
+}
+
 _Noreturn void pcm_os_abort(void)
 {
 	abort();

@@ -43,6 +43,9 @@ int pcm_os_gettid(void);
 uint64_t pcm_os_now_ns(void); /* CLOCK_MONOTONIC_COARSE */
 uint64_t pcm_os_random(void);
 void pcm_os_write(int fd, const char *buf, size_t len);
+/* A private close-on-exec duplicate of fd (programs may close stderr at exit
+ * before the report is printed), or fd itself if that fails. */
+int pcm_os_dup_fd(int fd);
 _Noreturn void pcm_os_abort(void);
 
 /* Copies the value of environment variable `name` into buf (NUL-terminated,

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Runs pcmalloc's test suites and prints one PASS/FAIL line per test, then
+# "N passed, M failed".  Exit status is non-zero when anything failed.
+#
+#   BUILD       build directory (default build)
+#   PCM_SUITES  which suites: unit api link blackbox valgrind ubsan (default all)
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+SUITES=${PCM_SUITES:-"unit api link blackbox valgrind ubsan"}
+LIB=$PWD/$BUILD/libpcmalloc.so
+LOGS=$BUILD/test-logs
+mkdir -p "$LOGS"
+pass=0
+fail=0
+failed=()
+
+# run NAME TIMEOUT CMD...: one test.
+run() {
+	local name=$1 limit=$2
+	shift 2
+	local log=$LOGS/${name//\//_}.log
+	local start=$SECONDS
+	if timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1; then
+		pass=$((pass + 1))
+		printf 'PASS %-48s %3ds\n' "$name" $((SECONDS - start))
+	else
+		local rc=$?
+		fail=$((fail + 1))
+		failed+=("$name")
+		printf 'FAIL %-48s %3ds (exit %d)\n' "$name" $((SECONDS - start)) "$rc"
+		tail -n 15 "$log" | sed 's/^/     | /'
+	fi
+}
+
+has_marker() { head -n 3 "$1" | grep -q "pcm-test: $2"; }
+want() { [[ " $SUITES " == *" $1 "* ]]; }
+
+export PCM_REQUIRE_ACTIVE=1
+
+if want unit; then
+	for t in "$BUILD"/tests/unit/test_*; do
+		run "unit/$(basename "$t")" 120 "$t"
+	done
+fi
+
+if want api; then
+	for src in tests/api/*.c; do
+		n=$(basename "$src" .c)
+		run "api/$n (linked)" 300 "$BUILD/tests/api/$n.static"
+		run "api/$n (LD_PRELOAD)" 300 env LD_PRELOAD="$LIB" "$BUILD/tests/api/$n.plain"
+	done
+fi
+
+if want link; then
+	run "link/static-full" 60 "$BUILD/tests/link/static_full"
+	run "link/cxx (LD_PRELOAD)" 60 env LD_PRELOAD="$LIB" "$BUILD/tests/link/cxx_new"
+	run "link/cxx (linked)" 60 "$BUILD/tests/link/cxx_new.static"
+	run "link/libc-only" 10 bash -c "! readelf -d '$LIB' | grep NEEDED | grep -v 'libc.so.6'"
+	run "link/conf" 120 env PCMALLOC_LIB="$LIB" bash tests/link/conf.sh
+fi
+
+if want blackbox; then
+	for s in tests/blackbox/*.sh; do
+		[ "$(basename "$s")" = deps.sh ] && continue
+		run "blackbox/$(basename "$s" .sh)" 300 env PCMALLOC_LIB="$LIB" bash "$s"
+	done
+fi
+
+if want valgrind; then
+	VG=(valgrind -q --error-exitcode=99 --leak-check=no --track-origins=no)
+	for t in "$BUILD"/tests/unit/test_*; do
+		run "valgrind/unit/$(basename "$t")" 600 "${VG[@]}" "$t"
+	done
+	for src in tests/api/*.c; do
+		has_marker "$src" no-valgrind && continue
+		n=$(basename "$src" .c)
+		run "valgrind/api/$n" 600 env PCM_TEST_QUICK=1 "${VG[@]}" "$BUILD/tests/api/$n.static"
+	done
+fi
+
+if want ubsan; then
+	UB=build-ubsan
+	if [ -d "$UB/tests" ]; then
+		export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+		for t in "$UB"/tests/unit/test_*; do
+			run "ubsan/unit/$(basename "$t")" 300 "$t"
+		done
+		for src in tests/api/*.c; do
+			has_marker "$src" no-sanitizer && continue
+			n=$(basename "$src" .c)
+			run "ubsan/api/$n" 300 env PCM_TEST_QUICK=1 "$UB/tests/api/$n.static"
+		done
+	else
+		run "ubsan/built" 1 false
+	fi
+fi
+
+echo
+if [ $fail -gt 0 ]; then
+	echo "failed: ${failed[*]}"
+fi
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -1,0 +1,157 @@
+/*
+ * A fake platform layer for unit tests: arenas come from one pool reserved
+ * at start, with a budget the test can lower to simulate running out of
+ * memory; "purged" memory is zeroed by hand so tests can see it read as
+ * zero; every call is counted.
+ */
+#include "fake_os.h"
+#include "config.h"
+#include "os.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POOL_ARENAS 16
+
+struct fake_os fake_os = { .budget_arenas = POOL_ARENAS };
+static char *pool;
+static size_t pool_used;
+
+static char *pool_base(void)
+{
+	if (!pool) {
+		size_t span = (POOL_ARENAS + 1) * PCM_ARENA_SIZE;
+		char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (raw == MAP_FAILED)
+			abort();
+		pool = (char *)(((uintptr_t)raw + PCM_ARENA_SIZE - 1) &
+				~(PCM_ARENA_SIZE - 1));
+	}
+	return pool;
+}
+
+void *pcm_os_map_aligned(size_t size, size_t align)
+{
+	fake_os.maps++;
+	if (size == PCM_ARENA_SIZE && align == PCM_ARENA_SIZE) {
+		if (fake_os.arenas >= fake_os.budget_arenas)
+			return NULL;
+		char *a = pool_base() + pool_used;
+		pool_used += PCM_ARENA_SIZE;
+		fake_os.arenas++;
+		return a;
+	}
+	/* Metadata chunks and huge mappings: real, but counted. */
+	if (fake_os.fail_maps)
+		return NULL;
+	void *raw = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	uintptr_t p = ((uintptr_t)raw + align - 1) & ~(align - 1);
+	return (void *)p; /* the slack is leaked: tests are short */
+}
+
+void pcm_os_unmap(void *addr, size_t size)
+{
+	fake_os.unmaps++;
+	(void)addr, (void)size;
+}
+
+void *pcm_os_brk_grow(size_t size, size_t align)
+{
+	(void)size, (void)align;
+	return NULL; /* the pool stands in for brk too */
+}
+
+void *pcm_os_remap(void *addr, size_t old_size, size_t new_size, size_t align)
+{
+	void *p = pcm_os_map_aligned(new_size, align);
+	if (p)
+		memcpy(p, addr, old_size < new_size ? old_size : new_size);
+	return p;
+}
+
+int pcm_os_purge(void *addr, size_t size)
+{
+	fake_os.purges++;
+	fake_os.purged_bytes += size;
+	memset(addr, 0, size);
+	return 0;
+}
+
+void pcm_os_hugepage(void *addr, size_t size, int on)
+{
+	(void)addr, (void)size;
+	fake_os.hugepage_hints += on;
+}
+
+int pcm_os_thp_mode(void)
+{
+	return 1;
+}
+
+void pcm_os_futex_wait(uint32_t *word, uint32_t val)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+void pcm_os_futex_wake(uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+int pcm_os_gettid(void)
+{
+	return (int)syscall(SYS_gettid);
+}
+
+uint64_t pcm_os_now_ns(void)
+{
+	return fake_os.now_ns;
+}
+
+uint64_t pcm_os_random(void)
+{
+	return 0x9e3779b97f4a7c15ull;
+}
+
+void pcm_os_write(int fd, const char *buf, size_t len)
+{
+	if (write(fd, buf, len) < 0)
+		return;
+}
+
+int pcm_os_dup_fd(int fd)
+{
+	return fd;
+}
+
+_Noreturn void pcm_os_abort(void)
+{
+	abort();
+}
+
+int pcm_os_getenv(const char *name, char *buf, size_t cap)
+{
+	(void)name, (void)buf, (void)cap;
+	return 0;
+}
+
+void *pcm_os_next_symbol(const char *name)
+{
+	(void)name;
+	return NULL;
+}
+
+void *pcm_os_rseq_area(unsigned *feature_size)
+{
+	(void)feature_size;
+	return NULL;
+}

@@ -1,0 +1,257 @@
+/*
+ * Buddy allocator against a model, on the fake memory source: random
+ * sequences of block and run allocations and frees; after each step every
+ * free list is checked (kinds, orders, alignment, full coalescing, counters)
+ * and every page of every arena is accounted for exactly once: metadata, a
+ * free block, or one live allocation (whose pages carry a tag checked at
+ * free).  Then purging, decay, THP hints and running out of memory.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "buddy.h"
+#include "check.h"
+#include "conf.h"
+#include "fake_os.h"
+#include "unit.h"
+
+#define MAXA 4096
+
+struct live {
+	struct pcm_page *head;
+	size_t npages;
+	int run; /* 0: block of `order` */
+	unsigned order;
+	uint64_t tag;
+};
+static struct live live[MAXA];
+static size_t nlive;
+
+/* Tags the first and last page (page ownership is checked by the map). */
+static void tag_pages(struct live *l)
+{
+	char *p = pcm_page_addr(l->head);
+	*(uint64_t *)p = l->tag;
+	*(uint64_t *)(p + ((l->npages - 1) << PCM_PAGE_SHIFT) + 8) = ~l->tag;
+}
+
+static int tags_ok(const struct live *l)
+{
+	const char *p = pcm_page_addr(l->head);
+	return *(const uint64_t *)p == l->tag &&
+	       *(const uint64_t *)(p + ((l->npages - 1) << PCM_PAGE_SHIFT) + 8) == ~l->tag;
+}
+
+/* 0 = unaccounted, 1 = meta, 2 = free, 3 = live */
+static unsigned char owner[16][PCM_ARENA_PAGES];
+
+static int arena_slot(struct pcm_arena *a, struct pcm_arena **list, int *n)
+{
+	for (int i = 0; i < *n; i++)
+		if (list[i] == a)
+			return i;
+	list[*n] = a;
+	return (*n)++;
+}
+
+static void check_zone(int zi)
+{
+	struct pcm_zone *z = &pcm_zones[zi];
+	struct pcm_arena *arenas[16];
+	int na = 0;
+	size_t free_pages = 0, dirty = 0;
+	for (struct pcm_arena *a = z->arenas; a; a = a->next)
+		arena_slot(a, arenas, &na);
+	CHECK((size_t)na == z->nr_arenas);
+	memset(owner, 0, sizeof owner);
+	for (int i = 0; i < na; i++)
+		for (size_t p = 0; p < PCM_META_PAGES; p++) {
+			owner[i][p] = 1;
+			CHECK(arenas[i]->pages[p].kind == PCM_PG_META);
+		}
+	for (unsigned o = 0; o <= PCM_MAX_ORDER; o++) {
+		size_t count = 0;
+		struct pcm_page *s = &z->free_area[o];
+		for (struct pcm_page *pg = s->next; pg != s; pg = pg->next) {
+			count++;
+			REQUIRE(pg->next->prev == pg);
+			CHECK(pg->kind == PCM_PG_FREE && pg->order == o);
+			size_t idx = pcm_page_index(pg);
+			CHECKF(idx % (1ul << o) == 0, "misaligned free block %zu order %u", idx, o);
+			int ai = arena_slot(pcm_arena_of_page(pg), arenas, &na);
+			REQUIRE(ai < 16);
+			for (size_t p = idx; p < idx + (1ul << o); p++) {
+				CHECKF(owner[ai][p] == 0, "page %zu in two places", p);
+				owner[ai][p] = 2;
+			}
+			if (o < PCM_MAX_ORDER) {
+				struct pcm_page *b = &pcm_arena_of_page(pg)->pages[idx ^ (1ul << o)];
+				CHECKF(!(b->kind == PCM_PG_FREE && b->order == o),
+				       "free buddies not coalesced at %zu order %u", idx, o);
+			}
+			free_pages += 1ul << o;
+			if (pg->flags & PCM_PGF_DIRTY)
+				dirty += 1ul << o;
+		}
+		CHECK(count == z->nr_free[o]);
+	}
+	CHECK(free_pages == z->free_pages);
+	CHECK(dirty == z->dirty_pages);
+	size_t used = 0;
+	for (size_t i = 0; i < nlive; i++) {
+		if (pcm_arena_of_page(live[i].head)->zone != zi)
+			continue;
+		int ai = arena_slot(pcm_arena_of_page(live[i].head), arenas, &na);
+		size_t idx = pcm_page_index(live[i].head);
+		for (size_t p = idx; p < idx + live[i].npages; p++) {
+			CHECKF(owner[ai][p] == 0, "live page %zu also %d", p, owner[ai][p]);
+			owner[ai][p] = 3;
+		}
+		used += live[i].npages;
+	}
+	CHECK(used == z->used_pages);
+	for (int i = 0; i < na; i++)
+		for (size_t p = 0; p < PCM_ARENA_PAGES; p++)
+			if (!owner[i][p]) {
+				CHECKF(0, "page %zu of arena %d unaccounted", p, i);
+				return;
+			}
+}
+
+static void free_live(size_t i)
+{
+	struct live *l = &live[i];
+	CHECKF(tags_ok(l), "allocation %zu overwritten", i);
+	if (l->run)
+		pcm_run_free(l->head, l->npages);
+	else
+		pcm_block_free(l->head, l->order);
+	live[i] = live[--nlive];
+}
+
+static int alloc_one(int zone, uint64_t *seed)
+{
+	struct live l = { 0 };
+	int clean;
+	uint64_t r = rnd(seed);
+	if (r & 1) {
+		l.order = (unsigned)(rnd(seed) % 100 < 80 ? rnd(seed) % 4 : rnd(seed) % (PCM_MAX_ORDER + 1));
+		l.npages = 1ul << l.order;
+		l.head = pcm_block_alloc(zone, l.order, &clean);
+		if (l.head)
+			CHECK(pcm_page_index(l.head) % l.npages == 0);
+	} else {
+		l.run = 1;
+		l.npages = 1 + rnd(seed) % (rnd(seed) % 4 ? 16 : 1024);
+		unsigned align = (unsigned)(rnd(seed) % 4);
+		l.head = pcm_run_alloc(zone, l.npages, align, &clean);
+		if (l.head)
+			CHECK(pcm_page_index(l.head) % (1ul << align) == 0);
+	}
+	if (!l.head)
+		return 0;
+	if (clean) { /* must read as zero */
+		const uint64_t *p = pcm_page_addr(l.head);
+		for (size_t i = 0; i < (l.npages << PCM_PAGE_SHIFT) / 8; i += 61)
+			if (p[i]) {
+				CHECKF(0, "clean block not zero");
+				break;
+			}
+	}
+	l.tag = rnd(seed);
+	tag_pages(&l);
+	live[nlive++] = l;
+	return 1;
+}
+
+static void random_walk(int zone, uint64_t seed, int steps)
+{
+	for (int s = 0; s < steps; s++) {
+		if (nlive && (nlive >= 400 || rnd(&seed) % 100 < 48))
+			free_live(rnd(&seed) % nlive);
+		else
+			REQUIRE(alloc_one(zone, &seed));
+		if (s % 97 == 0)
+			check_zone(zone);
+	}
+	check_zone(zone);
+}
+
+int main(void)
+{
+	pcm_conf.dirty_max_pages = 1u << 20; /* no purging in the walk */
+	pcm_conf.sys_thp = PCM_THP_MADVISE;
+	pcm_zones_init();
+	/* THP: slab memory gets hints only once the process uses 2 MiB of it,
+	 * and then every 2 MiB region a slab block lands in is hinted. */
+	int clean;
+	struct pcm_page *small = pcm_block_alloc(PCM_ZONE_SLAB, 0, &clean);
+	CHECK(fake_os.hugepage_hints == 0);
+	struct pcm_page *big = pcm_block_alloc(PCM_ZONE_SLAB, 10, &clean);
+	CHECK(fake_os.hugepage_hints > 0);
+	size_t region = (pcm_page_index(big) << PCM_PAGE_SHIFT) >> PCM_HUGEPAGE_SHIFT;
+	CHECK(pcm_arena_of_page(big)->thp_mask & (1u << region));
+	pcm_block_free(big, 10);
+	pcm_block_free(small, 0);
+
+	random_walk(PCM_ZONE_LARGE, 42, 6000);
+	while (nlive > 100)
+		free_live(nlive - 1);
+	random_walk(PCM_ZONE_SLAB, 7, 3000);
+	while (nlive)
+		free_live(nlive - 1);
+	for (int z = 0; z < PCM_NR_ZONES; z++) {
+		check_zone(z);
+		struct pcm_zone *zn = &pcm_zones[z];
+		CHECK(zn->used_pages == 0);
+		CHECK(zn->free_pages == zn->nr_arenas * (PCM_ARENA_PAGES - PCM_META_PAGES));
+	}
+	CHECK(fake_os.purges == 0);
+
+	/* Purging: a budget of 64 pages; everything above goes back. */
+	pcm_conf.dirty_max_pages = 64;
+	uint64_t seed = 99;
+	for (int i = 0; i < 200; i++)
+		REQUIRE(alloc_one(PCM_ZONE_LARGE, &seed));
+	while (nlive)
+		free_live(nlive - 1);
+	CHECKF(pcm_zones[PCM_ZONE_LARGE].dirty_pages <= 64, "dirty %zu",
+	       pcm_zones[PCM_ZONE_LARGE].dirty_pages);
+	CHECK(fake_os.purges > 0);
+	check_zone(PCM_ZONE_LARGE);
+
+	/* Decay: dirty memory under budget goes once the clock moves on. */
+	pcm_conf.dirty_max_pages = 1u << 20;
+	for (int i = 0; i < 50; i++)
+		REQUIRE(alloc_one(PCM_ZONE_LARGE, &seed));
+	while (nlive)
+		free_live(nlive - 1);
+	size_t before = pcm_zones[PCM_ZONE_LARGE].dirty_pages;
+	CHECK(before > 0);
+	fake_os.now_ns += 5ull * 1000000000ull;
+	pcm_zone_maybe_purge(&pcm_zones[PCM_ZONE_LARGE]);
+	CHECKF(pcm_zones[PCM_ZONE_LARGE].dirty_pages <= before / 2 + 1,
+	       "decay: %zu -> %zu", before, pcm_zones[PCM_ZONE_LARGE].dirty_pages);
+	CHECK(pcm_zone_purge(&pcm_zones[PCM_ZONE_LARGE], 0) > 0);
+	CHECK(pcm_zones[PCM_ZONE_LARGE].dirty_pages == 0);
+	check_zone(PCM_ZONE_LARGE);
+
+	/* Out of memory: NULL, then usable again after frees. */
+	fake_os.budget_arenas = fake_os.arenas;
+	size_t got = 0;
+	for (;;) {
+		int c2;
+		struct pcm_page *pg = pcm_block_alloc(PCM_ZONE_LARGE, PCM_MAX_ORDER, &c2);
+		if (!pg)
+			break;
+		live[nlive++] = (struct live){ pg, 1ul << PCM_MAX_ORDER, 0, PCM_MAX_ORDER, 0 };
+		tag_pages(&live[nlive - 1]);
+		got++;
+	}
+	CHECK(got > 0);
+	CHECK(pcm_run_alloc(PCM_ZONE_LARGE, 1u << PCM_MAX_ORDER, 0, &clean) == NULL);
+	free_live(0);
+	CHECK(pcm_block_alloc(PCM_ZONE_LARGE, PCM_MAX_ORDER, &clean) != NULL);
+	return check_done("test_buddy");
+}
