@@ -20,7 +20,7 @@ SRCS := $(wildcard src/*.c) preload/shim.c
 OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS))
 DEPS := $(OBJS:.o=.d)
 
-.PHONY: all lib test unit api check-static clean install help debug ubsan \
+.PHONY: deps demo all lib test unit api check-static clean install help debug ubsan \
 	valgrind fastpath
 all: lib
 lib: $(BUILD)/libpcmalloc.so $(BUILD)/libpcmalloc.a
@@ -91,6 +91,14 @@ test: test-bins
 		test-bins
 	@BUILD=$(BUILD) bash tests/run.sh
 
+# Installs the Debian packages the build and the tests need (apt-get).
+deps:
+	@bash tests/deps.sh
+
+# A real program under pcmalloc, with its statistics.
+demo: lib
+	@bash tests/demo.sh
+
 # ---- variants ----
 debug:
 	$(MAKE) BUILD=build-debug OPT="-O0" EXTRA_CFLAGS="-DPCM_DEBUG=1" lib
@@ -114,6 +122,8 @@ clean:
 
 help:
 	@echo "make             build build/libpcmalloc.so and build/libpcmalloc.a"
+	@echo "make deps        install the Debian packages the build and tests need"
+	@echo "make demo        sqlite3 under pcmalloc, with pcmalloc's statistics"
 	@echo "make test        build and run every test suite (what CI runs)"
 	@echo "make valgrind    the unit and API tests under valgrind memcheck"
 	@echo "make ubsan       build the tests with UBSan (build-ubsan/)"
