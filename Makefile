@@ -76,7 +76,7 @@ $(BUILD)/tests/link/cxx_new: tests/link/cxx_new.cc
 
 $(BUILD)/tests/link/cxx_new.static: tests/link/cxx_new.cc $(BUILD)/libpcmalloc.a
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $< $(BUILD)/libpcmalloc.a
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -Iinclude $(EXTRA_CFLAGS) -o $@ $< $(BUILD)/libpcmalloc.a
 
 LINK_BINS := $(BUILD)/tests/link/static_full $(BUILD)/tests/link/cxx_new \
 	$(BUILD)/tests/link/cxx_new.static
