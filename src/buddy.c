@@ -236,6 +236,7 @@ void pcm_run_free(struct pcm_page *head, size_t npages)
 /* ---- giving memory back ---- */
 
 #define PURGE_BATCH 32
+#define PURGE_MIN_NS 100000000ull /* 100 ms */
 
 size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
 {
@@ -287,12 +288,21 @@ size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
 
 void pcm_zone_maybe_purge(struct pcm_zone *z)
 {
+	/* Budget: the configured floor, or an eighth of what is in use.  Over
+	 * budget, purge to half of it, at most every PURGE_MIN_NS so that a
+	 * working set freed and retaken in a loop is not refaulted each time;
+	 * far over it (4x), at once.  Under budget, unused memory decays: half
+	 * of it goes each decay period. */
 	size_t dirty = __atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED);
-	if (dirty > pcm_conf.dirty_max_pages) {
-		pcm_zone_purge(z, pcm_conf.dirty_max_pages / 2);
+	if (!dirty)
 		return;
-	}
-	if (dirty && pcm_os_now_ns() - z->last_purge_ns > pcm_conf.decay_ns)
+	size_t used = __atomic_load_n(&z->used_pages, __ATOMIC_RELAXED);
+	size_t budget = pcm_conf.dirty_max_pages > used / 8 ? pcm_conf.dirty_max_pages
+							    : used / 8;
+	uint64_t since = pcm_os_now_ns() - z->last_purge_ns;
+	if (dirty > budget && (since > PURGE_MIN_NS || dirty / 4 > budget))
+		pcm_zone_purge(z, budget / 2);
+	else if (since > pcm_conf.decay_ns)
 		pcm_zone_purge(z, dirty / 2);
 }
 

@@ -11,7 +11,7 @@ struct pcm_conf pcm_conf = {
 	.brk = 1,
 	.percpu = 1,
 	.tcache = 1,
-	.dirty_max_pages = (8u << 20) >> PCM_PAGE_SHIFT,
+	.dirty_max_pages = (16u << 20) >> PCM_PAGE_SHIFT,
 	.decay_ns = 1000000000ull,
 };
 

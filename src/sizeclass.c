@@ -34,8 +34,8 @@ static void set_class(unsigned cls, size_t size)
 	ci->size = (uint32_t)size;
 	ci->order = (uint8_t)pick_order(size);
 	ci->nobjs = (uint16_t)((PCM_PAGE_SIZE << ci->order) / size);
-	size_t max = 32768 / size;
-	ci->cache_max = (uint16_t)(max < 2 ? 2 : max > 128 ? 128 : max);
+	size_t max = 65536 / size; /* about 64 KiB a class, 4..128 objects */
+	ci->cache_max = (uint16_t)(max < 4 ? 4 : max > 128 ? 128 : max);
 	ci->batch = (uint16_t)(ci->cache_max / 2 ? ci->cache_max / 2 : 1);
 	ci->div_magic = UINT64_MAX / size + 1;
 }
