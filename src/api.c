@@ -8,6 +8,7 @@
 #include "large.h"
 #include "lifecycle.h"
 #include "os.h"
+#include "percpu.h"
 #include "slab.h"
 
 #include <errno.h>
@@ -24,6 +25,12 @@ PCM_COLD void pcm_bad_pointer(const char *call, const void *p, unsigned cls)
 {
 	pcm_fatal("%s(): invalid pointer %p (inside a %u-byte object, not its "
 		  "start)", call, p, (unsigned)pcm_class_size(cls));
+}
+
+PCM_NOINLINE void pcm_free_invalid(void *p)
+{
+	struct pcm_arena *a = pcm_arena_of(p);
+	pcm_bad_pointer("free", p, pcm_page_of(a, p)->cls);
 }
 
 /* ---- memory that is not ours ---- */
@@ -223,7 +230,7 @@ void *pcm_memalign_impl(size_t align, size_t n)
 		pcm_init();
 		unsigned cls = pcm_size_class_aligned(n, align);
 		if (cls) {
-			void *p = pcm_tcache_pop(cls);
+			void *p = pcm_cache_pop(cls);
 			return p ? p : pcm_tcache_miss(pcm_class_size(cls));
 		}
 	}
@@ -289,6 +296,7 @@ int pcm_trim_impl(size_t pad)
 		return 0;
 	int saved = errno;
 	pcm_tcache_flush();
+	pcm_percpu_drain_all();
 	pcm_slab_release_empty();
 	size_t purged = 0;
 	for (int z = 0; z < PCM_NR_ZONES; z++)

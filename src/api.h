@@ -13,6 +13,8 @@
 
 #include "alloc.h"
 
+PCM_BEGIN_DECLS
+
 void *pcm_calloc_impl(size_t nmemb, size_t size);
 void *pcm_realloc_impl(void *p, size_t n);
 void *pcm_reallocarray_impl(void *p, size_t nmemb, size_t size);
@@ -31,5 +33,7 @@ int pcm_mallopt_impl(int param, int value);
 /* operator new: retry through the new-handler, then throw bad_alloc (or
  * return NULL for the nothrow forms). */
 void *pcm_new_impl(size_t n, size_t align, int nothrow);
+
+PCM_END_DECLS
 
 #endif

@@ -3,7 +3,7 @@
 #include "conf.h"
 #include "os.h"
 
-uint64_t pcm_arena_bits[PCM_ARENA_BITS_WORDS];
+uint8_t pcm_arena_map[PCM_ARENA_MAP_SIZE];
 size_t pcm_arena_mapped_bytes, pcm_arena_brk_bytes;
 static uint32_t next_arena_id;
 static int brk_failed;
@@ -49,7 +49,6 @@ struct pcm_arena *pcm_arena_create(int zone)
 
 void pcm_arena_publish(struct pcm_arena *a)
 {
-	uintptr_t i = (uintptr_t)a >> PCM_ARENA_SHIFT;
-	__atomic_fetch_or(&pcm_arena_bits[i >> 6], 1ull << (i & 63),
-			  __ATOMIC_RELEASE);
+	__atomic_store_n(&pcm_arena_map[(uintptr_t)a >> PCM_ARENA_SHIFT], 1,
+			 __ATOMIC_RELEASE);
 }

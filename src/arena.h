@@ -1,8 +1,10 @@
 /*
  * Arenas: 64 MiB of address space aligned to 64 MiB, from brk while the
- * break can grow, from mmap after.  A bitmap with one bit per possible arena
- * answers "is this pointer in an arena?" without locks; the arena header and
- * page descriptors are then found by masking.
+ * break can grow, from mmap after.  A byte map with one byte per possible
+ * arena (2 MiB of address space in .bss, of which only the pages for the
+ * arenas in use are ever touched) answers "is this pointer in an arena?"
+ * without locks; the arena header and page descriptors are then found by
+ * masking.
  */
 #ifndef PCM_ARENA_H
 #define PCM_ARENA_H
@@ -10,17 +12,24 @@
 #include "types.h"
 #include "util.h"
 
-#define PCM_ARENA_BITS_WORDS (1UL << (PCM_VA_BITS - PCM_ARENA_SHIFT - 6))
-extern uint64_t pcm_arena_bits[PCM_ARENA_BITS_WORDS];
+PCM_BEGIN_DECLS
+
+#define PCM_ARENA_MAP_SIZE (1UL << (PCM_VA_BITS - PCM_ARENA_SHIFT))
+extern uint8_t pcm_arena_map[PCM_ARENA_MAP_SIZE];
+
+/* 1 when p is in an arena. */
+PCM_INLINE int pcm_in_arena(uintptr_t a)
+{
+	uintptr_t i = a >> PCM_ARENA_SHIFT;
+	return likely(i < PCM_ARENA_MAP_SIZE) &&
+	       __atomic_load_n(&pcm_arena_map[i], __ATOMIC_ACQUIRE);
+}
 
 /* The arena holding p, or NULL when p is not in any arena. */
 PCM_INLINE struct pcm_arena *pcm_arena_of(const void *p)
 {
-	uintptr_t a = (uintptr_t)p, i = a >> PCM_ARENA_SHIFT;
-	if (unlikely(a >> PCM_VA_BITS))
-		return NULL;
-	uint64_t w = __atomic_load_n(&pcm_arena_bits[i >> 6], __ATOMIC_ACQUIRE);
-	if (!((w >> (i & 63)) & 1))
+	uintptr_t a = (uintptr_t)p;
+	if (!pcm_in_arena(a))
 		return NULL;
 	return (struct pcm_arena *)(a & ~(PCM_ARENA_SIZE - 1));
 }
@@ -54,5 +63,7 @@ struct pcm_arena *pcm_arena_create(int zone);
 void pcm_arena_publish(struct pcm_arena *a);
 
 extern size_t pcm_arena_mapped_bytes, pcm_arena_brk_bytes;
+
+PCM_END_DECLS
 
 #endif

@@ -15,6 +15,8 @@
 
 #include "types.h"
 
+PCM_BEGIN_DECLS
+
 extern struct pcm_zone pcm_zones[PCM_NR_ZONES];
 
 void pcm_zones_init(void);
@@ -39,5 +41,7 @@ size_t pcm_zone_purge(struct pcm_zone *z, size_t target);
 
 /* Fork repair: forget every arena of the zone (their pages leak). */
 void pcm_zone_abandon(struct pcm_zone *z);
+
+PCM_END_DECLS
 
 #endif

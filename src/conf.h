@@ -17,6 +17,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "util.h"
+
+PCM_BEGIN_DECLS
 
 enum { PCM_THP_NEVER = 0, PCM_THP_MADVISE = 1, PCM_THP_ALWAYS = 2 };
 
@@ -38,5 +41,7 @@ extern struct pcm_conf pcm_conf;
 void pcm_conf_parse(const char *text);
 /* Reads PCMALLOC_CONF and the kernel's THP mode. */
 void pcm_conf_init(void);
+
+PCM_END_DECLS
 
 #endif

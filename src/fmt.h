@@ -9,6 +9,9 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include "util.h"
+
+PCM_BEGIN_DECLS
 
 size_t pcm_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
 size_t pcm_fmt(char *buf, size_t cap, const char *fmt, ...)
@@ -33,5 +36,7 @@ void pcm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes "pcmalloc: <message>\n" to stderr and aborts. */
 _Noreturn void pcm_fatal(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), cold));
+
+PCM_END_DECLS
 
 #endif

@@ -10,6 +10,8 @@
 
 #include "types.h"
 
+PCM_BEGIN_DECLS
+
 /* The huge allocation whose mapping holds p, or NULL. */
 struct pcm_huge *pcm_huge_find(const void *p);
 
@@ -21,5 +23,7 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size);
 void pcm_huge_totals(size_t *count, size_t *bytes, size_t *max_count,
 		     size_t *max_bytes);
 void pcm_huge_after_fork_child(uint32_t forker_tid);
+
+PCM_END_DECLS
 
 #endif

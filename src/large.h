@@ -9,6 +9,8 @@
 
 #include "types.h"
 
+PCM_BEGIN_DECLS
+
 /* n bytes aligned to align (<= PCM_PAGE_SIZE << PCM_MAX_ORDER); zeroed if
  * `zero`; NULL on ENOMEM (errno not set). */
 void *pcm_large_alloc(size_t n, size_t align, int zero);
@@ -20,5 +22,7 @@ struct pcm_page *pcm_large_check(const char *call, void *p, struct pcm_page *pg)
 void pcm_large_free(struct pcm_page *head);
 /* Shrinks the run to hold n bytes, giving back its tail. */
 void pcm_large_shrink(struct pcm_page *head, size_t n);
+
+PCM_END_DECLS
 
 #endif

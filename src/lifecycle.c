@@ -7,6 +7,7 @@
 #include "huge.h"
 #include "meta.h"
 #include "os.h"
+#include "percpu.h"
 #include "sizeclass.h"
 #include "slab.h"
 #include "stats.h"
@@ -35,6 +36,7 @@ PCM_NOINLINE void pcm_init_slow(void)
 	pcm_sizeclass_init();
 	pcm_zones_init();
 	pcm_slabs_init();
+	pcm_percpu_init_process();
 	__atomic_store_n(&pcm_init_state, 2, __ATOMIC_RELEASE);
 
 	if (pcm_conf.stats)
@@ -45,8 +47,10 @@ PCM_NOINLINE void pcm_init_slow(void)
 	pthread_atfork(NULL, NULL, after_fork_child);
 
 	if (pcm_conf.verbose)
-		pcm_log("ready: %s caches, THP policy %s (kernel: %s), brk %s",
-			pcm_conf.tcache ? "per-thread" : "no",
+		pcm_log("ready: %s caches%s%s, THP policy %s (kernel: %s), brk %s",
+			!pcm_conf.tcache ? "no" : pcm_percpu_base ? "per-CPU (rseq)" : "per-thread",
+			pcm_percpu_off_reason() && pcm_conf.tcache ? ": per-CPU off, " : "",
+			pcm_percpu_off_reason() && pcm_conf.tcache ? pcm_percpu_off_reason() : "",
 			pcm_conf.thp == 0 ? "never" : pcm_conf.thp == 1 ? "madvise" : "always",
 			pcm_conf.sys_thp == 0 ? "never" : pcm_conf.sys_thp == 1 ? "madvise" : "always",
 			pcm_conf.brk ? "on" : "off");
@@ -71,6 +75,7 @@ static void after_fork_child(void)
 	}
 	pcm_huge_after_fork_child(forker);
 	pcm_meta_after_fork_child(forker);
+	pcm_percpu_after_fork_child(forker);
 	pcm_tcache_after_fork_child(forker);
 }
 

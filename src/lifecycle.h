@@ -19,6 +19,8 @@
 
 #include "util.h"
 
+PCM_BEGIN_DECLS
+
 extern int pcm_init_state; /* 0 not started, 1 running, 2 done */
 
 void pcm_init_slow(void);
@@ -33,5 +35,7 @@ PCM_INLINE int pcm_is_initialised(void)
 {
 	return __atomic_load_n(&pcm_init_state, __ATOMIC_ACQUIRE) == 2;
 }
+
+PCM_END_DECLS
 
 #endif

@@ -15,6 +15,8 @@
 
 #include "util.h"
 
+PCM_BEGIN_DECLS
+
 #define PCM_LOCK_WAITERS 0x80000000u
 
 typedef struct {
@@ -61,5 +63,7 @@ static inline void pcm_lock_reset(pcm_lock_t *l)
 {
 	__atomic_store_n(&l->word, 0, __ATOMIC_RELAXED);
 }
+
+PCM_END_DECLS
 
 #endif

@@ -8,6 +8,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "util.h"
+
+PCM_BEGIN_DECLS
 
 #define PCM_META_RECORD 64
 
@@ -15,5 +18,7 @@ void *pcm_meta_alloc(void); /* zeroed record, or NULL */
 void pcm_meta_free(void *rec);
 size_t pcm_meta_bytes(void);
 void pcm_meta_after_fork_child(uint32_t forker_tid);
+
+PCM_END_DECLS
 
 #endif

@@ -264,3 +264,45 @@ void *pcm_os_rseq_area(unsigned *feature_size)
 	return NULL;
 #endif
 }
+
+unsigned pcm_os_possible_cpus(void)
+{
+	/* "0-N" (or a list of ranges): the largest number plus one. */
+	char buf[256];
+	int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1024;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 1024;
+	buf[n] = 0;
+	unsigned max = 0, cur = 0;
+	for (ssize_t i = 0; i <= n; i++) {
+		if (buf[i] >= '0' && buf[i] <= '9') {
+			cur = cur * 10 + (unsigned)(buf[i] - '0');
+		} else {
+			if (cur > max)
+				max = cur;
+			cur = 0;
+		}
+	}
+	return max + 1;
+}
+
+#ifndef MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ
+#define MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ (1 << 7)
+#define MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ (1 << 8)
+#endif
+
+int pcm_os_membarrier_register(void)
+{
+	return (int)syscall(SYS_membarrier,
+			    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0);
+}
+
+int pcm_os_membarrier_rseq(void)
+{
+	return (int)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+			    0, 0);
+}

@@ -12,6 +12,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "util.h"
+
+PCM_BEGIN_DECLS
 
 /* Anonymous read-write memory aligned to `align` (a power of two >= page
  * size), or NULL.  Addresses beyond PCM_VA_BITS are refused. */
@@ -60,5 +63,15 @@ void *pcm_os_next_symbol(const char *name);
 /* Address and size of glibc's rseq area for this thread, and the feature
  * size the kernel fills; NULL when rseq is not registered. */
 void *pcm_os_rseq_area(unsigned *feature_size);
+
+/* Number of possible CPUs (an upper bound of cpu_id and mm_cid). */
+unsigned pcm_os_possible_cpus(void);
+
+/* membarrier: register for expedited rseq fences (0 on success), and fence:
+ * restart every rseq critical section running in this process. */
+int pcm_os_membarrier_register(void);
+int pcm_os_membarrier_rseq(void);
+
+PCM_END_DECLS
 
 #endif

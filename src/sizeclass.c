@@ -4,6 +4,7 @@
 uint8_t pcm_class_small[(1024 >> 4) + 1];
 uint8_t pcm_class_mid[(PCM_SMALL_MAX >> 7) + 1];
 struct pcm_class_info pcm_class_info[PCM_NR_CLASSES];
+uint64_t pcm_class_magic[PCM_NR_CLASSES];
 
 static unsigned pick_order(size_t size)
 {
@@ -38,6 +39,7 @@ static void set_class(unsigned cls, size_t size)
 	ci->cache_max = (uint16_t)(max < 4 ? 4 : max > 128 ? 128 : max);
 	ci->batch = (uint16_t)(ci->cache_max / 2 ? ci->cache_max / 2 : 1);
 	ci->div_magic = UINT64_MAX / size + 1;
+	pcm_class_magic[cls] = ci->div_magic;
 }
 
 void pcm_sizeclass_init(void)

@@ -10,9 +10,13 @@
 #include "types.h"
 #include "util.h"
 
+PCM_BEGIN_DECLS
+
 extern uint8_t pcm_class_small[(1024 >> 4) + 1];          /* by (n+15)/16 */
 extern uint8_t pcm_class_mid[(PCM_SMALL_MAX >> 7) + 1];   /* by (n+127)/128 */
 extern struct pcm_class_info pcm_class_info[PCM_NR_CLASSES];
+/* pcm_class_info[c].div_magic, in a table of its own for the free path. */
+extern uint64_t pcm_class_magic[PCM_NR_CLASSES];
 
 /* The class for n bytes, 0 when n is above PCM_SMALL_MAX (or before init). */
 PCM_INLINE unsigned pcm_size_class(size_t n)
@@ -34,5 +38,7 @@ PCM_INLINE size_t pcm_class_size(unsigned cls)
 unsigned pcm_size_class_aligned(size_t n, size_t align);
 
 void pcm_sizeclass_init(void);
+
+PCM_END_DECLS
 
 #endif

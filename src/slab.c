@@ -97,7 +97,9 @@ static void slab_release(struct pcm_page *head)
 	pcm_block_free(head, order);
 }
 
-unsigned pcm_slab_take(unsigned cls, void **out, unsigned want)
+/* Takes up to `want` objects: into arr[] when arr is set, else as an
+ * encoded list in *list. */
+static unsigned take(unsigned cls, void **arr, void **out, unsigned want)
 {
 	struct pcm_class *c = &pcm_classes[cls];
 	void *list = NULL;
@@ -116,8 +118,12 @@ unsigned pcm_slab_take(unsigned cls, void **out, unsigned want)
 					check_obj(cls, head, next);
 				head->freelist = next;
 				head->inuse++;
-				pcm_link_set(obj, list);
-				list = obj;
+				if (arr) {
+					arr[n] = obj;
+				} else {
+					pcm_link_set(obj, list);
+					list = obj;
+				}
 				n++;
 			}
 			if (!head->freelist) {
@@ -143,18 +149,35 @@ unsigned pcm_slab_take(unsigned cls, void **out, unsigned want)
 	c->objs_out += n;
 	c->refills++;
 	pcm_unlock(&c->lock);
-	*out = list;
+	if (out)
+		*out = list;
 	return n;
 }
 
-void pcm_slab_put(unsigned cls, void *list, unsigned n)
+unsigned pcm_slab_take(unsigned cls, void **out, unsigned want)
+{
+	return take(cls, NULL, out, want);
+}
+
+unsigned pcm_slab_take_array(unsigned cls, void **arr, unsigned want)
+{
+	return take(cls, arr, NULL, want);
+}
+
+/* Returns n objects: from arr[] when arr is set, else the encoded list. */
+static void put(unsigned cls, void **arr, void *list, unsigned n)
 {
 	struct pcm_class *c = &pcm_classes[cls];
 	struct pcm_page *release = NULL; /* slabs to give back, via ->next */
 	pcm_lock(&c->lock);
 	for (unsigned i = 0; i < n; i++) {
-		void *obj = list;
-		list = pcm_link_get(obj);
+		void *obj;
+		if (arr) {
+			obj = arr[i];
+		} else {
+			obj = list;
+			list = pcm_link_get(obj);
+		}
 		struct pcm_arena *a = pcm_arena_of(obj);
 		struct pcm_page *pg = a ? pcm_page_of(a, obj) : NULL;
 		if (unlikely(!pg || pg->kind != PCM_PG_SLAB || pg->cls != cls))
@@ -200,6 +223,16 @@ void pcm_slab_put(unsigned cls, void *list, unsigned n)
 		slab_release(release);
 		release = next;
 	}
+}
+
+void pcm_slab_put(unsigned cls, void *list, unsigned n)
+{
+	put(cls, NULL, list, n);
+}
+
+void pcm_slab_put_array(unsigned cls, void **arr, unsigned n)
+{
+	put(cls, arr, NULL, n);
 }
 
 int pcm_slab_is_free(unsigned cls, void *obj)

@@ -15,6 +15,8 @@
 #include "types.h"
 #include "util.h"
 
+PCM_BEGIN_DECLS
+
 extern uintptr_t pcm_secret;   /* free-list link key */
 extern uintptr_t pcm_free_key; /* written into word 1 of a freed object */
 extern struct pcm_class pcm_classes[PCM_NR_CLASSES];
@@ -38,6 +40,10 @@ unsigned pcm_slab_take(unsigned cls, void **head, unsigned want);
 /* Returns an encoded list of n objects of class cls to their slabs. */
 void pcm_slab_put(unsigned cls, void *head, unsigned n);
 
+/* The same, with the objects in an array. */
+unsigned pcm_slab_take_array(unsigned cls, void **arr, unsigned want);
+void pcm_slab_put_array(unsigned cls, void **arr, unsigned n);
+
 /* Double-free check for obj of class cls: 1 if obj is free in its slab. */
 int pcm_slab_is_free(unsigned cls, void *obj);
 
@@ -46,5 +52,7 @@ void pcm_class_abandon(struct pcm_class *c);
 
 /* Gives every class's kept empty slabs back to the buddy allocator. */
 void pcm_slab_release_empty(void);
+
+PCM_END_DECLS
 
 #endif

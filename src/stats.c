@@ -8,6 +8,7 @@
 #include "huge.h"
 #include "lifecycle.h"
 #include "meta.h"
+#include "percpu.h"
 #include "sizeclass.h"
 #include "slab.h"
 #include "tcache.h"
@@ -36,7 +37,11 @@ void pcm_stats_collect(struct pcmalloc_stats *st)
 		return;
 	size_t hc, hb, hmc, hmb;
 	pcm_huge_totals(&hc, &hb, &hmc, &hmb);
+	size_t pc_objs, pc_bytes, pc_regions, pc_bound;
 	pcm_tcache_totals(&st->cached_objects, &st->cached_bytes, &st->threads);
+	pcm_percpu_totals(&pc_objs, &pc_bytes, &pc_regions, &pc_bound);
+	st->cached_objects += pc_objs;
+	st->cached_bytes += pc_bytes;
 	size_t small_out_bytes = 0;
 	for (unsigned cls = 1; cls < PCM_NR_CLASSES; cls++) {
 		struct class_snap s;
@@ -74,7 +79,8 @@ void pcm_stats_collect(struct pcmalloc_stats *st)
 	size_t used_pages = (st->slab_bytes + st->large_allocated) >> PCM_PAGE_SHIFT;
 	st->resident = ((used_pages + dirty + arenas * PCM_META_PAGES)
 			<< PCM_PAGE_SHIFT) + hb + pcm_meta_bytes();
-	st->cache_mode = PCMALLOC_CACHE_PER_THREAD;
+	st->cache_mode = pcm_percpu_base ? PCMALLOC_CACHE_PER_CPU
+					 : PCMALLOC_CACHE_PER_THREAD;
 }
 
 static const char *mib(char *buf, size_t cap, size_t bytes)
@@ -94,9 +100,18 @@ void pcm_stats_print(int fd)
 	pcm_stats_collect(&st);
 	pcm_out_printf(&o, "------ pcmalloc statistics (version %s) ------\n",
 		       PCMALLOC_VERSION);
-	pcm_out_printf(&o, "cache mode:      %s (%zu live thread caches)\n",
-		       pcm_conf.tcache ? "per-thread" : "none (tcache:0)",
-		       st.threads);
+	size_t pc_objs, pc_bytes, pc_regions, pc_bound;
+	pcm_percpu_totals(&pc_objs, &pc_bytes, &pc_regions, &pc_bound);
+	if (!pcm_conf.tcache)
+		pcm_out_printf(&o, "cache mode:      none (tcache:0)\n");
+	else if (pcm_percpu_base)
+		pcm_out_printf(&o, "cache mode:      per-CPU (rseq, indexed by %s): %zu CPU "
+			       "caches in use, at most %s each; %zu threads\n",
+			       pcm_cid_off == 24 ? "mm_cid" : "cpu_id", pc_regions,
+			       mib(b1, sizeof b1, pc_bound), st.threads);
+	else
+		pcm_out_printf(&o, "cache mode:      per-thread (%zu live thread caches; "
+			       "per-CPU off: %s)\n", st.threads, pcm_percpu_off_reason());
 	pcm_out_printf(&o, "allocated:       %s  (small %s, large %s, ",
 		       mib(b1, sizeof b1, st.allocated),
 		       mib(b2, sizeof b2, st.small_allocated),

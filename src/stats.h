@@ -10,11 +10,16 @@
 #include <stdio.h>
 
 #include "../include/pcmalloc.h"
+#include "util.h"
+
+PCM_BEGIN_DECLS
 
 void pcm_stats_collect(struct pcmalloc_stats *st);
 void pcm_stats_print(int fd);         /* pcmalloc's own report */
 void pcm_malloc_stats_impl(void);     /* glibc's summary lines, then ours */
 struct mallinfo2 pcm_mallinfo2_impl(void);
 int pcm_malloc_info_impl(int options, FILE *fp);
+
+PCM_END_DECLS
 
 #endif

@@ -30,8 +30,10 @@ static void activate(struct pcm_tcache *tc)
 		tc->state = PCM_TC_DEAD;
 		return;
 	}
-	for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
-		tc->bins[c].max = pcm_class_info[c].cache_max;
+	tc->rseq = pcm_percpu_thread_area();
+	if (!tc->rseq)
+		for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
+			tc->bins[c].max = pcm_class_info[c].cache_max;
 	tc->state = PCM_TC_ACTIVE;
 	pcm_lock(&registry_lock);
 	tc->prev = NULL;
@@ -65,6 +67,8 @@ PCM_NOINLINE void *pcm_tcache_miss(size_t n)
 	struct pcm_tcache *tc = &pcm_tc;
 	if (unlikely(tc->state == PCM_TC_NEW))
 		activate(tc);
+	if (tc->rseq)
+		return pcm_percpu_refill(tc->rseq, cls);
 	struct pcm_bin *b = &tc->bins[cls];
 	if (b->head) /* callers other than the fast path may find objects */
 		return pcm_tcache_pop(cls);
@@ -88,6 +92,13 @@ PCM_NOINLINE void pcm_tcache_overflow(unsigned cls, void *p)
 	int saved = errno;
 	if (tc->state == PCM_TC_NEW && pcm_is_initialised())
 		activate(tc);
+	if (tc->rseq) {
+		((uintptr_t *)p)[1] = pcm_free_key;
+		if (!pcm_percpu_push(tc->rseq, cls, p))
+			pcm_percpu_overflow(tc->rseq, cls, p);
+		errno = saved;
+		return;
+	}
 	struct pcm_bin *b = &tc->bins[cls];
 	if (tc->state != PCM_TC_ACTIVE) {
 		/* Dead or disabled cache: straight back to the slab. */
@@ -106,10 +117,25 @@ PCM_NOINLINE void pcm_tcache_overflow(unsigned cls, void *p)
 	errno = saved;
 }
 
+PCM_NOINLINE void pcm_tcache_free(unsigned cls, void *p)
+{
+	pcm_tcache_push(cls, p);
+}
+
+PCM_NOINLINE void pcm_percpu_free_suspect(struct pcm_rseq *rs, unsigned cls,
+					  void *p)
+{
+	pcm_tcache_suspect(cls, p); /* returns unless a double free */
+	if (!pcm_percpu_push(rs, cls, p))
+		pcm_percpu_overflow(rs, cls, p);
+}
+
 PCM_NOINLINE void pcm_tcache_suspect(unsigned cls, void *p)
 {
 	struct pcm_bin *b = &pcm_tc.bins[cls];
 	unsigned limit = b->count;
+	if (pcm_tc.rseq && pcm_percpu_holds(pcm_tc.rseq, cls, p))
+		goto double_free;
 	for (void *f = b->head; f && limit--; f = pcm_link_get(f))
 		if (f == p)
 			goto double_free;
@@ -155,6 +181,9 @@ static void thread_exit(void *arg)
 	flush(tc);
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
 		tc->bins[c].max = 0;
+	/* glibc may unregister rseq after the key destructors: from here on
+	 * this thread's calls go straight to the slabs. */
+	tc->rseq = NULL;
 	tc->state = PCM_TC_DEAD;
 	errno = saved;
 }

@@ -12,7 +12,8 @@
  *   pcm_class   a small size class: its slabs (SLUB style, free list threaded
  *               through free objects) and its lock
  *   pcm_bin     one class in a thread cache: a free list and its bounds
- *   pcm_tcache  a thread's cache: one bin per class
+ *   pcm_tcache  a thread's cache: one bin per class, or a pointer to the
+ *               thread's rseq area when per-CPU caches serve it (percpu.h)
  *   pcm_huge    header of a direct mapping, found through a radix registry
  *
  * Lock order (outer first): class lock -> zone lock -> meta lock.  The huge
@@ -129,7 +130,10 @@ struct pcm_bin {
 
 enum { PCM_TC_NEW = 0, PCM_TC_ACTIVE, PCM_TC_DEAD };
 
+struct pcm_rseq;
+
 struct pcm_tcache {
+	struct pcm_rseq *rseq; /* set: this thread uses the per-CPU caches */
 	struct pcm_bin bins[PCM_NR_CLASSES];
 	uint8_t state;
 	struct pcm_tcache *next, *prev; /* registry of live caches */

@@ -13,6 +13,11 @@
 #define PCM_EXPORT __attribute__((visibility("default")))
 #define PCM_COLD __attribute__((cold, noinline))
 
+/* Internal headers wrap their declarations in these: hidden symbols are
+ * reached directly, not through the GOT or the PLT. */
+#define PCM_BEGIN_DECLS _Pragma("GCC visibility push(hidden)")
+#define PCM_END_DECLS _Pragma("GCC visibility pop")
+
 static inline size_t pcm_align_up(size_t n, size_t a)
 {
 	return (n + a - 1) & ~(a - 1);

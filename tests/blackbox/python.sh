@@ -159,7 +159,7 @@ PY
 BB_ENV=(PYTHONMALLOC=malloc PYTHONHASHSEED=0 PYTHONDONTWRITEBYTECODE=1)
 bb_run_both /usr/bin/python3 -s work.py
 bb_compare
-bb_expect_line done
+bb_expect_line 'done'
 bb_expect_line "queue 80000 $(
 	# Independent check of the queue total, computed by this script.
 	/usr/bin/env -i PYTHONHASHSEED=0 /usr/bin/python3 -s - <<'PY'

@@ -97,7 +97,8 @@ SELECT 'end' AS q;
 SQL
 
 bb_run_both /usr/bin/sqlite3 -batch -bail test.db '.read script.sql'
-bb_compare test.db
+bb_compare
+bb_compare_files test.db
 bb_expect_re '^q1\|100000\|' 
 bb_expect_line 'integrity_check'
 bb_expect_line 'ok'

@@ -6,8 +6,9 @@
 #   1. calls bb_init NAME            (checks PCMALLOC_LIB, makes $BB_TMP)
 #   2. writes its program/data into  "$BB_TMP/input/"
 #   3. calls bb_run_both CMD ARGS... (runs CMD twice: plain and preloaded)
-#   4. calls bb_compare [FILE...]    (exit status, stdout, produced files,
-#                                     and proof that pcmalloc was active)
+#   4. calls bb_compare              (exit status, stdout, and proof that
+#                                     pcmalloc was active) and
+#      bb_compare_files FILE...      (files produced by the runs)
 #
 # Both runs execute in the same directory path ($BB_TMP/w, a fresh copy of
 # $BB_TMP/input each time) with the same minimal environment, so absolute
@@ -66,6 +67,9 @@ bb_init() {
 	if [[ ! -f "$PCMALLOC_LIB" || ! -r "$PCMALLOC_LIB" ]]; then
 		bb_die "PCMALLOC_LIB=$PCMALLOC_LIB is not a readable regular file"
 	fi
+	if [[ "$(head -c 4 -- "$PCMALLOC_LIB" | od -An -c | tr -d ' ')" != '177ELF' ]]; then
+		bb_die "PCMALLOC_LIB=$PCMALLOC_LIB is not an ELF file"
+	fi
 	if [[ "$PCMALLOC_LIB" != /* ]]; then
 		# The runs happen in another directory: make the path absolute.
 		PCMALLOC_LIB=$(realpath -- "$PCMALLOC_LIB")
@@ -79,8 +83,6 @@ bb_init() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	mkdir -p "$BB_TMP/input"
-	BB_STATUS_plain=
-	BB_STATUS_pcm=
 	BB_TIME_plain=
 	BB_TIME_pcm=
 }
@@ -154,12 +156,11 @@ bb_status_msg() {
 	esac
 }
 
-# bb_compare [RELPATH...] : exit status of both runs must be 0; stdout must
-# be byte-identical and non-empty; each RELPATH (file produced in the work
-# directory) must be byte-identical; the preloaded run must show pcmalloc's
+# bb_compare : exit status of both runs must be 0; stdout must be
+# byte-identical and non-empty; the preloaded run must show pcmalloc's
 # statistics report on stderr.
 bb_compare() {
-	local v f
+	local v
 	for v in plain pcm; do
 		local st_var=BB_STATUS_$v
 		local st=${!st_var}
@@ -184,6 +185,18 @@ bb_compare() {
 		bb_show_tail "$BB_TMP/pcm.err" "pcm stderr"
 		bb_die "stdout differs between the plain run and the run with pcmalloc"
 	fi
+	if [[ "${BLACKBOX_SKIP_ACTIVE_CHECK:-0}" == 1 ]]; then
+		bb_log "WARNING: BLACKBOX_SKIP_ACTIVE_CHECK=1: not checking that pcmalloc was active"
+	elif ! grep -aqF -- "$BB_ACTIVE_MARKER" "$BB_TMP/pcm.err"; then
+		bb_show_tail "$BB_TMP/pcm.err" "pcm stderr"
+		bb_die "no '$BB_ACTIVE_MARKER' on stderr of the run with LD_PRELOAD=$PCMALLOC_LIB PCMALLOC_CONF=$BB_PCM_CONF: the allocator was not in effect (or stats:1 printed nothing)"
+	fi
+}
+
+# bb_compare_files RELPATH... : each file produced in the work directory
+# must exist after both runs and be byte-identical.  Call after bb_compare.
+bb_compare_files() {
+	local f
 	for f in "$@"; do
 		[[ -e "$BB_TMP/plain/$f" ]] || bb_die "the plain run did not produce $f; the test is broken"
 		[[ -e "$BB_TMP/pcm/$f" ]] || bb_die "the run with pcmalloc did not produce $f"
@@ -191,12 +204,6 @@ bb_compare() {
 			bb_die "produced file $f differs between the plain run and the run with pcmalloc"
 		fi
 	done
-	if [[ "${BLACKBOX_SKIP_ACTIVE_CHECK:-0}" == 1 ]]; then
-		bb_log "WARNING: BLACKBOX_SKIP_ACTIVE_CHECK=1: not checking that pcmalloc was active"
-	elif ! grep -aqF -- "$BB_ACTIVE_MARKER" "$BB_TMP/pcm.err"; then
-		bb_show_tail "$BB_TMP/pcm.err" "pcm stderr"
-		bb_die "no '$BB_ACTIVE_MARKER' on stderr of the run with LD_PRELOAD=$PCMALLOC_LIB PCMALLOC_CONF=$BB_PCM_CONF: the allocator was not in effect (or stats:1 printed nothing)"
-	fi
 }
 
 # bb_expect_line LINE : the (plain) stdout must contain exactly this line;

@@ -1,0 +1,433 @@
+/*
+ * Per-CPU caches: set-up, the batch operations, the transfer cache that
+ * sits between CPU caches and slabs, and draining.  See percpu.h.
+ */
+#include "percpu.h"
+#include "conf.h"
+#include "fmt.h"
+#include "lock.h"
+#include "os.h"
+#include "sizeclass.h"
+#include "slab.h"
+
+#include <errno.h>
+
+char *pcm_percpu_base;
+uintptr_t pcm_cid_off;
+static unsigned nr_regions;
+static int membarrier_ok;
+static const char *off_reason = "not started";
+
+/* Per class: capacity and first slot in every region (the same for all). */
+static uint16_t cap_of[PCM_NR_CLASSES], begin_of[PCM_NR_CLASSES];
+static uint16_t batch_of[PCM_NR_CLASSES];
+static size_t bound_bytes; /* what one region can hold at most */
+
+#define HDR_BYTES (PCM_NR_CLASSES * 8)
+#define STATE_OFF 1016 /* a region's set-up state, after the headers */
+#define FIRST_SLOT 128 /* slots below hold headers and state */
+#define REGION_SLOTS (1u << (PCM_PERCPU_SHIFT - 3))
+#define MAX_BATCH 64
+
+_Static_assert(HDR_BYTES <= STATE_OFF && STATE_OFF + 8 <= FIRST_SLOT * 8,
+	       "region header layout");
+
+/* The transfer cache: per class, a bounded stack of objects between the CPU
+ * caches and the slabs, so that a drain on one CPU feeds a refill on
+ * another without touching slab free lists. */
+struct xfer {
+	pcm_lock_t lock;
+	uint32_t n, max;
+	void *objs[4 * MAX_BATCH];
+} __attribute__((aligned(PCM_CACHE_LINE)));
+static struct xfer xfer[PCM_NR_CLASSES];
+
+static pcm_lock_t drain_lock;
+
+#define STOPPED (0xffffull << 32) /* begin 0xffff, end 0: fails everything */
+
+static inline char *region(unsigned cid)
+{
+	return pcm_percpu_base + ((size_t)cid << PCM_PERCPU_SHIFT);
+}
+
+static inline uint64_t *hdr(char *r, unsigned cls)
+{
+	return (uint64_t *)r + cls;
+}
+
+static inline uint64_t hdr_empty(unsigned cls)
+{
+	uint64_t b = begin_of[cls];
+	return b | ((b + cap_of[cls]) << 16) | (b << 32);
+}
+
+static inline uint32_t *state(char *r)
+{
+	return (uint32_t *)(r + STATE_OFF);
+}
+
+const char *pcm_percpu_off_reason(void)
+{
+	return pcm_percpu_base ? NULL : off_reason;
+}
+
+int pcm_percpu_init_process(void)
+{
+#if PCM_HAVE_PERCPU
+	unsigned fs = 0;
+	if (!pcm_conf.percpu) {
+		off_reason = "disabled by PCMALLOC_CONF=percpu:0";
+		return 0;
+	}
+	struct pcm_rseq *rs = pcm_os_rseq_area(&fs);
+	if (!rs) {
+		off_reason = "rseq not registered by glibc";
+		return 0;
+	}
+	if (__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED) >= 0x80000000u) {
+		off_reason = "rseq registration failed";
+		return 0;
+	}
+	/* Capacities: about 32 KiB of objects a class, 4..256 objects. */
+	unsigned slot = FIRST_SLOT;
+	bound_bytes = 0;
+	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
+		size_t n = 32768 / pcm_class_info[c].size;
+		cap_of[c] = (uint16_t)(n < 4 ? 4 : n > 256 ? 256 : n);
+		batch_of[c] = (uint16_t)(cap_of[c] / 2 > MAX_BATCH ? MAX_BATCH : cap_of[c] / 2);
+		begin_of[c] = (uint16_t)slot;
+		slot += cap_of[c];
+		bound_bytes += (size_t)cap_of[c] * pcm_class_info[c].size;
+		xfer[c].max = 4u * batch_of[c];
+	}
+	if (slot > REGION_SLOTS) {
+		off_reason = "per-CPU region too small (build error)";
+		return 0;
+	}
+	nr_regions = pcm_os_possible_cpus();
+	/* mm_cid (Linux 6.3+) is dense: few threads, few caches. */
+	pcm_cid_off = fs >= 28 ? 24 : 4;
+	char *base = pcm_os_map_aligned((size_t)nr_regions << PCM_PERCPU_SHIFT,
+					1ul << PCM_PERCPU_SHIFT);
+	if (!base) {
+		off_reason = "no memory for per-CPU regions";
+		return 0;
+	}
+	membarrier_ok = pcm_os_membarrier_register() == 0;
+	__atomic_store_n(&pcm_percpu_base, base, __ATOMIC_RELEASE);
+	return 1;
+#else
+	off_reason = "not supported on this architecture";
+	return 0;
+#endif
+}
+
+struct pcm_rseq *pcm_percpu_thread_area(void)
+{
+	unsigned fs;
+	if (!pcm_percpu_base)
+		return NULL;
+	struct pcm_rseq *rs = pcm_os_rseq_area(&fs);
+	if (!rs || __atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED) >= nr_regions)
+		return NULL;
+	return rs;
+}
+
+/* Sets up the region of the CPU slot the thread is on now, if needed. */
+static void ensure_region(struct pcm_rseq *rs)
+{
+	unsigned cid = __atomic_load_n((uint32_t *)((char *)rs + pcm_cid_off),
+				       __ATOMIC_RELAXED);
+	if (cid >= nr_regions)
+		return;
+	char *r = region(cid);
+	uint32_t *st = state(r), zero = 0;
+	if (__atomic_load_n(st, __ATOMIC_ACQUIRE) == 2)
+		return;
+	if (!__atomic_compare_exchange_n(st, &zero, 1, 0, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		return; /* someone else is setting it up */
+	/* Each header goes from all-zero (stopped) to empty in one store. */
+	for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
+		__atomic_store_n(hdr(r, c), hdr_empty(c), __ATOMIC_RELAXED);
+	__atomic_store_n(st, 2, __ATOMIC_RELEASE);
+}
+
+#if PCM_HAVE_PERCPU
+/* Pushes objs[0..n) on this CPU's cache; returns how many fitted. */
+static unsigned long push_batch(struct pcm_rseq *rs, unsigned long cls,
+				void **objs, unsigned long n)
+{
+	unsigned long reg, tmp, k, dst, i, x;
+	asm volatile goto(PCM_RSEQ_PROLOGUE
+		 "movzwl (%[reg], %[cls], 8), %k[tmp]\n\t"
+		 "movzwl 2(%[reg], %[cls], 8), %k[k]\n\t"
+		 "subl %k[tmp], %k[k]\n\t"
+		 "jbe %l[none]\n\t"
+		 "cmpq %[n], %[k]\n\t"
+		 "cmova %[n], %[k]\n\t"
+		 "leaq (%[reg], %[tmp], 8), %[dst]\n\t"
+		 "xorl %k[i], %k[i]\n"
+		 "5:\n\t"
+		 "movq (%[objs], %[i], 8), %[x]\n\t"
+		 "movq %[x], (%[dst], %[i], 8)\n\t"
+		 "addq $1, %[i]\n\t"
+		 "cmpq %[k], %[i]\n\t"
+		 "jb 5b\n\t"
+		 "addl %k[k], %k[tmp]\n\t"
+		 "movw %w[tmp], (%[reg], %[cls], 8)\n"
+		 "2:\n\t"
+		 : [reg] "=&r"(reg), [tmp] "=&r"(tmp), [k] "=&r"(k),
+		   [dst] "=&r"(dst), [i] "=&r"(i), [x] "=&r"(x)
+		 : [rs] "r"(rs), [off] "r"(pcm_cid_off),
+		   [base] "r"(pcm_percpu_base), [cls] "r"(cls), [objs] "r"(objs),
+		   [n] "r"(n)
+		 : "memory", "cc"
+		 : none);
+	return k;
+none:
+	return 0;
+}
+
+/* Pops up to n objects from this CPU's cache into out[]; returns how many. */
+static unsigned long pop_batch(struct pcm_rseq *rs, unsigned long cls,
+			       void **out, unsigned long n)
+{
+	unsigned long reg, tmp, k, dst, i, x;
+	asm volatile goto(PCM_RSEQ_PROLOGUE
+		 "movzwl (%[reg], %[cls], 8), %k[tmp]\n\t"
+		 "movzwl 4(%[reg], %[cls], 8), %k[k]\n\t"
+		 "cmpl %k[k], %k[tmp]\n\t"
+		 "jbe %l[none]\n\t"
+		 "negl %k[k]\n\t"
+		 "addl %k[tmp], %k[k]\n\t"
+		 "cmpq %[n], %[k]\n\t"
+		 "cmova %[n], %[k]\n\t"
+		 "subl %k[k], %k[tmp]\n\t"
+		 "leaq (%[reg], %[tmp], 8), %[dst]\n\t"
+		 "xorl %k[i], %k[i]\n"
+		 "5:\n\t"
+		 "movq (%[dst], %[i], 8), %[x]\n\t"
+		 "movq %[x], (%[out], %[i], 8)\n\t"
+		 "addq $1, %[i]\n\t"
+		 "cmpq %[k], %[i]\n\t"
+		 "jb 5b\n\t"
+		 "movw %w[tmp], (%[reg], %[cls], 8)\n"
+		 "2:\n\t"
+		 : [reg] "=&r"(reg), [tmp] "=&r"(tmp), [k] "=&r"(k),
+		   [dst] "=&r"(dst), [i] "=&r"(i), [x] "=&r"(x)
+		 : [rs] "r"(rs), [off] "r"(pcm_cid_off),
+		   [base] "r"(pcm_percpu_base), [cls] "r"(cls), [out] "r"(out),
+		   [n] "r"(n)
+		 : "memory", "cc"
+		 : none);
+	return k;
+none:
+	return 0;
+}
+#else
+static unsigned long push_batch(struct pcm_rseq *rs, unsigned long cls,
+				void **objs, unsigned long n)
+{
+	(void)rs, (void)cls, (void)objs, (void)n;
+	return 0;
+}
+static unsigned long pop_batch(struct pcm_rseq *rs, unsigned long cls,
+			       void **out, unsigned long n)
+{
+	(void)rs, (void)cls, (void)out, (void)n;
+	return 0;
+}
+#endif
+
+/* ---- the transfer cache and the slabs behind it ---- */
+
+static unsigned fetch(unsigned cls, void **out, unsigned want)
+{
+	struct xfer *x = &xfer[cls];
+	unsigned got = 0;
+	if (__atomic_load_n(&x->n, __ATOMIC_RELAXED)) {
+		pcm_lock(&x->lock);
+		while (got < want && x->n)
+			out[got++] = x->objs[--x->n];
+		pcm_unlock(&x->lock);
+	}
+	if (got < want)
+		got += pcm_slab_take_array(cls, out + got, want - got);
+	return got;
+}
+
+static void release(unsigned cls, void **objs, unsigned n)
+{
+	struct xfer *x = &xfer[cls];
+	pcm_lock(&x->lock);
+	while (n && x->n < x->max)
+		x->objs[x->n++] = objs[--n];
+	pcm_unlock(&x->lock);
+	if (n)
+		pcm_slab_put_array(cls, objs, n);
+}
+
+PCM_NOINLINE void *pcm_percpu_refill(struct pcm_rseq *rs, unsigned cls)
+{
+	void *objs[MAX_BATCH];
+	ensure_region(rs);
+	unsigned n = fetch(cls, objs, batch_of[cls] ? batch_of[cls] : 1);
+	if (unlikely(!n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = objs[--n];
+	((uintptr_t *)p)[1] = 0;
+	unsigned pushed = n ? (unsigned)push_batch(rs, cls, objs, n) : 0;
+	if (pushed < n) /* migrated, stopped or full meanwhile */
+		release(cls, objs + pushed, n - pushed);
+	return p;
+}
+
+PCM_NOINLINE void pcm_percpu_overflow(struct pcm_rseq *rs, unsigned cls, void *p)
+{
+	void *objs[MAX_BATCH + 1];
+	int saved = errno;
+	ensure_region(rs);
+	unsigned n = (unsigned)pop_batch(rs, cls, objs, batch_of[cls]);
+	if (!pcm_percpu_push(rs, cls, p))
+		objs[n++] = p;
+	if (n)
+		release(cls, objs, n);
+	errno = saved;
+}
+
+int pcm_percpu_holds(struct pcm_rseq *rs, unsigned cls, void *p)
+{
+	unsigned cid = __atomic_load_n((uint32_t *)((char *)rs + pcm_cid_off),
+				       __ATOMIC_RELAXED);
+	if (cid >= nr_regions)
+		return 0;
+	uint64_t h = __atomic_load_n(hdr(region(cid), cls), __ATOMIC_RELAXED);
+	unsigned cur = h & 0xffff, beg = (h >> 32) & 0xffff;
+	void **slots = (void **)region(cid);
+	for (unsigned i = beg; i < cur && i < REGION_SLOTS; i++)
+		if (__atomic_load_n(&slots[i], __ATOMIC_RELAXED) == p)
+			return 1;
+	struct xfer *x = &xfer[cls];
+	int found = 0;
+	pcm_lock(&x->lock);
+	for (unsigned i = 0; i < x->n && !found; i++)
+		found = x->objs[i] == p;
+	pcm_unlock(&x->lock);
+	return found;
+}
+
+/* ---- draining ---- */
+
+void pcm_percpu_drain_all(void)
+{
+	if (!pcm_percpu_base)
+		return;
+	int saved = errno;
+	pcm_lock(&drain_lock);
+	if (membarrier_ok) {
+		/* Stop every header of every region set up, fence, then the
+		 * objects between begin and current are ours. */
+		for (unsigned cid = 0; cid < nr_regions; cid++) {
+			char *r = region(cid);
+			if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != 2)
+				continue;
+			for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
+				uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED);
+				while (!__atomic_compare_exchange_n(
+					hdr(r, c), &h, (h & 0xffff) | STOPPED, 0,
+					__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+					;
+			}
+		}
+		pcm_os_membarrier_rseq();
+		for (unsigned cid = 0; cid < nr_regions; cid++) {
+			char *r = region(cid);
+			if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != 2)
+				continue;
+			void **slots = (void **)r;
+			for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
+				unsigned cur = __atomic_load_n(hdr(r, c), __ATOMIC_ACQUIRE) & 0xffff;
+				unsigned b = begin_of[c];
+				if (cur > b)
+					pcm_slab_put_array(c, slots + b, cur - b);
+				__atomic_store_n(hdr(r, c), hdr_empty(c), __ATOMIC_RELEASE);
+			}
+		}
+	}
+	/* The transfer caches go back to the slabs too. */
+	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
+		struct xfer *x = &xfer[c];
+		void *objs[4 * MAX_BATCH];
+		pcm_lock(&x->lock);
+		unsigned n = x->n;
+		for (unsigned i = 0; i < n; i++)
+			objs[i] = x->objs[i];
+		x->n = 0;
+		pcm_unlock(&x->lock);
+		if (n)
+			pcm_slab_put_array(c, objs, n);
+	}
+	pcm_unlock(&drain_lock);
+	errno = saved;
+}
+
+void pcm_percpu_totals(size_t *objs, size_t *bytes, size_t *regions,
+		       size_t *bound)
+{
+	size_t o = 0, b = 0, nr = 0;
+	for (unsigned cid = 0; pcm_percpu_base && cid < nr_regions; cid++) {
+		char *r = region(cid);
+		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != 2)
+			continue;
+		nr++;
+		for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
+			uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED);
+			unsigned cur = h & 0xffff;
+			if (cur > begin_of[c]) {
+				o += cur - begin_of[c];
+				b += (size_t)(cur - begin_of[c]) * pcm_class_info[c].size;
+			}
+		}
+	}
+	for (unsigned c = 1; pcm_percpu_base && c < PCM_NR_CLASSES; c++) {
+		unsigned n = __atomic_load_n(&xfer[c].n, __ATOMIC_RELAXED);
+		o += n;
+		b += (size_t)n * pcm_class_info[c].size;
+	}
+	*objs = o;
+	*bytes = b;
+	*regions = nr;
+	*bound = bound_bytes;
+}
+
+void pcm_percpu_after_fork_child(uint32_t forker)
+{
+	if (!pcm_percpu_base)
+		return;
+	membarrier_ok = pcm_os_membarrier_register() == 0;
+	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
+		uint32_t owner = pcm_lock_owner(&xfer[c].lock);
+		if (owner && owner != forker) {
+			xfer[c].n = 0; /* abandoned: its objects leak */
+			pcm_lock_reset(&xfer[c].lock);
+		}
+	}
+	uint32_t owner = pcm_lock_owner(&drain_lock);
+	if (!owner || owner == forker)
+		return;
+	/* A drain was in progress in a thread that is gone: headers it
+	 * stopped are reset to empty (their objects leak). */
+	for (unsigned cid = 0; cid < nr_regions; cid++) {
+		char *r = region(cid);
+		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != 2)
+			continue;
+		for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
+			if ((*hdr(r, c) & STOPPED) == STOPPED)
+				*hdr(r, c) = hdr_empty(c);
+	}
+	pcm_lock_reset(&drain_lock);
+}
