@@ -108,6 +108,10 @@ ubsan:
 valgrind: test-bins
 	@BUILD=$(BUILD) PCM_SUITES=valgrind bash tests/run.sh
 
+# The fast-path instruction budget (tests/fastpath.budget).
+fastpath: lib
+	@bash tests/fastpath.sh $(BUILD)/libpcmalloc.so
+
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -128,6 +132,7 @@ help:
 	@echo "make valgrind    the unit and API tests under valgrind memcheck"
 	@echo "make ubsan       build the tests with UBSan (build-ubsan/)"
 	@echo "make debug       a -O0 build in build-debug/"
+	@echo "make fastpath    count the malloc/free fast-path instructions against the budget"
 	@echo "make install PREFIX=/usr/local   library, header, pkg-config file"
 	@echo "make bench / bench-quick / bench-callgrind   the benchmark suite"
 

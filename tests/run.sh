@@ -3,11 +3,12 @@
 # "N passed, M failed".  Exit status is non-zero when anything failed.
 #
 #   BUILD       build directory (default build)
-#   PCM_SUITES  which suites: unit api link blackbox valgrind ubsan (default all)
+#   PCM_SUITES  which suites: unit api modes link fastpath blackbox valgrind
+#               ubsan (default all)
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-SUITES=${PCM_SUITES:-"unit api link blackbox valgrind ubsan"}
+SUITES=${PCM_SUITES:-"unit api modes link fastpath blackbox valgrind ubsan"}
 LIB=$PWD/$BUILD/libpcmalloc.so
 LOGS=$BUILD/test-logs
 mkdir -p "$LOGS"
@@ -50,6 +51,23 @@ if want api; then
 		run "api/$n (linked)" 300 "$BUILD/tests/api/$n.static"
 		run "api/$n (LD_PRELOAD)" 300 env LD_PRELOAD="$LIB" "$BUILD/tests/api/$n.plain"
 	done
+fi
+
+# The cache modes: per-CPU where rseq works, and the per-thread fallback
+# forced by configuration and by glibc not registering rseq.
+if want modes; then
+	run "modes/percpu: per-CPU mode" 300 env PCM_EXPECT_MODE=percpu "$BUILD/tests/api/percpu.static"
+	for t in percpu mt_stress fork_threads thread_churn; do
+		[ -x "$BUILD/tests/api/$t.static" ] || continue
+		run "modes/$t: percpu:0" 300 env PCM_EXPECT_MODE=thread PCMALLOC_CONF=percpu:0 \
+			"$BUILD/tests/api/$t.static"
+		run "modes/$t: glibc rseq=0" 300 env PCM_EXPECT_MODE=thread \
+			GLIBC_TUNABLES=glibc.pthread.rseq=0 LD_PRELOAD="$LIB" "$BUILD/tests/api/$t.plain"
+	done
+fi
+
+if want fastpath; then
+	run "fastpath/instruction budget" 60 bash tests/fastpath.sh "$LIB"
 fi
 
 if want link; then
