@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -140,6 +141,34 @@ static PCM_UNUSED void pcm_test_begin(const char *name)
 			"serving malloc (pcmalloc_owns %s)\n",
 			name, pcmalloc_owns ? "says no" : "is not linked");
 		exit(1);
+	}
+	if (active) {
+		/* With libpcmalloc.a, a weak reference does not pull an archive
+		 * member in: a NULL here would silently skip checks. */
+		const struct {
+			const char *fn;
+			bool present;
+		} api[] = {
+			{"pcm_malloc", pcm_malloc != NULL},
+			{"pcm_free", pcm_free != NULL},
+			{"pcm_calloc", pcm_calloc != NULL},
+			{"pcm_realloc", pcm_realloc != NULL},
+			{"pcm_aligned_alloc", pcm_aligned_alloc != NULL},
+			{"pcm_posix_memalign", pcm_posix_memalign != NULL},
+			{"pcm_usable_size", pcm_usable_size != NULL},
+			{"pcm_free_sized", pcm_free_sized != NULL},
+			{"pcmalloc_stats_get", pcmalloc_stats_get != NULL},
+			{"pcmalloc_stats_print", pcmalloc_stats_print != NULL},
+			{"pcmalloc_thread_flush", pcmalloc_thread_flush != NULL},
+		};
+		for (size_t i = 0; i < sizeof(api) / sizeof(api[0]); i++)
+			if (!api[i].present) {
+				fprintf(stderr,
+					"%s: FATAL: pcmalloc is active but %s "
+					"is not linked in\n",
+					name, api[i].fn);
+				exit(1);
+			}
 	}
 	if (getenv("PCM_TEST_VERBOSE"))
 		fprintf(stderr, "%s: allocator=%s quick=%d\n", name,

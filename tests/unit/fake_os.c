@@ -155,3 +155,18 @@ void *pcm_os_rseq_area(unsigned *feature_size)
 	(void)feature_size;
 	return NULL;
 }
+
+unsigned pcm_os_possible_cpus(void)
+{
+	return 2;
+}
+
+int pcm_os_membarrier_register(void)
+{
+	return -1;
+}
+
+int pcm_os_membarrier_rseq(void)
+{
+	return -1;
+}

@@ -1,0 +1,168 @@
+/* pcm-test: no-valgrind */
+/* pcm-test: no-sanitizer */
+/* diag: pcmalloc's diagnostics for heap misuse.
+ * Each case runs in a forked child with stderr redirected to a pipe:
+ *  - double free of a small object, of a small object with other frees in
+ *    between, of a 64 KiB object;
+ *  - free(p + 8) of a small object, free(p + 4096) of a 64 KiB object.
+ * Expected (when pcmalloc is active): the child dies by SIGABRT after
+ * writing exactly ONE line to stderr that starts with "pcmalloc: ", contains
+ * "double free" (resp. "invalid pointer") and the pointer passed to free in
+ * %p form (lowercase hex).  On another allocator only the SIGABRT is
+ * checked (glibc catches all these cases too, with its own messages).
+ * (No valgrind / sanitizers: they intercept the errors themselves.)
+ */
+#include "pcm_test.h"
+
+struct dcase {
+	const char *name;
+	const char *keyword;
+	/* Sets up the misuse; returns the pointer then passed to free(). */
+	void *(*prepare)(void);
+};
+
+static void *double_free_small(void)
+{
+	void *p = malloc(32);
+	REQUIRE(p);
+	memset(p, 1, 32);
+	void *ret = pcm_hide_ptr(p);
+	free(p);
+	return ret;
+}
+
+static void *double_free_interleaved(void)
+{
+	void *keep[8];
+	for (int i = 0; i < 8; i++) {
+		keep[i] = malloc(100);
+		REQUIRE(keep[i]);
+	}
+	void *p = malloc(100), *q = malloc(100);
+	REQUIRE(p && q);
+	memset(p, 1, 100);
+	memset(q, 2, 100);
+	void *ret = pcm_hide_ptr(p);
+	free(p);
+	free(q);
+	free(keep[3]);
+	return ret;
+}
+
+static void *double_free_large(void)
+{
+	void *p = malloc(65536);
+	REQUIRE(p);
+	memset(p, 1, 65536);
+	void *guard = malloc(65536); /* keep p from merging into free space */
+	REQUIRE(guard);
+	memset(guard, 2, 65536);
+	void *ret = pcm_hide_ptr(p);
+	free(p);
+	return ret;
+}
+
+static void *interior_small(void)
+{
+	unsigned char *p = malloc(64);
+	REQUIRE(p);
+	memset(p, 0, 64);
+	return p + 8;
+}
+
+static void *interior_large(void)
+{
+	unsigned char *p = calloc(1, 65536);
+	REQUIRE(p);
+	return p + 4096;
+}
+
+static const struct dcase cases[] = {
+	{"double free (small)", "double free", double_free_small},
+	{"double free (small, interleaved)", "double free",
+	 double_free_interleaved},
+	{"double free (64 KiB)", "double free", double_free_large},
+	{"free(p + 8) (small)", "invalid pointer", interior_small},
+	{"free(p + 4096) (64 KiB)", "invalid pointer", interior_large},
+};
+
+static size_t read_all(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	while (len < cap) {
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	return len;
+}
+
+static void run_case(const struct dcase *c, bool active)
+{
+	int errp[2], addrp[2];
+	REQUIRE(pipe(errp) == 0 && pipe(addrp) == 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = {0, 0};
+		setrlimit(RLIMIT_CORE, &rl);
+		alarm(20);
+		close(errp[0]);
+		close(addrp[0]);
+		void *bad = c->prepare();
+		/* Tell the parent which pointer is about to be freed. */
+		if (write(addrp[1], &bad, sizeof(bad)) != (ssize_t)sizeof(bad))
+			_exit(41);
+		close(addrp[1]);
+		if (dup2(errp[1], 2) != 2)
+			_exit(40);
+		close(errp[1]);
+		free(pcm_hide_ptr(bad));
+		_exit(42); /* survived: not diagnosed */
+	}
+	close(errp[1]);
+	close(addrp[1]);
+	void *bad = NULL;
+	size_t alen = read_all(addrp[0], (char *)&bad, sizeof(bad));
+	close(addrp[0]);
+	char out[4096];
+	size_t len = read_all(errp[0], out, sizeof(out) - 1);
+	out[len] = 0;
+	close(errp[0]);
+	int st;
+	REQUIRE(waitpid(pid, &st, 0) == pid);
+	REQUIRE(alen == sizeof(bad));
+	CHECKF(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
+	       "%s: child %s %d, want SIGABRT; stderr: %s", c->name,
+	       WIFSIGNALED(st) ? "killed by signal" : "exited with",
+	       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), out);
+	pcm_note("%s: stderr: %s", c->name, out);
+	if (!active)
+		return;
+	char addr[32];
+	snprintf(addr, sizeof(addr), "%p", bad);
+	const char *nl = strchr(out, '\n');
+	CHECKF(len > 0 && nl == out + len - 1,
+	       "%s: want exactly one line on stderr, got %zu bytes: \"%s\"",
+	       c->name, len, out);
+	CHECKF(strncmp(out, "pcmalloc: ", 10) == 0,
+	       "%s: message does not start with \"pcmalloc: \": \"%s\"",
+	       c->name, out);
+	CHECKF(strstr(out, c->keyword) != NULL,
+	       "%s: message lacks \"%s\": \"%s\"", c->name, c->keyword, out);
+	CHECKF(strstr(out, addr) != NULL,
+	       "%s: message lacks the address %s: \"%s\"", c->name, addr, out);
+}
+
+int main(void)
+{
+	pcm_test_begin("diag");
+	bool active = pcm_active();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_case(&cases[i], active);
+	return pcm_done("diag");
+}
