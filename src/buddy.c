@@ -37,7 +37,8 @@ void pcm_zones_init(void)
 	for (int z = 0; z < PCM_NR_ZONES; z++) {
 		pcm_zones[z].id = (uint8_t)z;
 		for (int o = 0; o < PCM_NR_ORDERS; o++)
-			list_init(&pcm_zones[z].free_area[o]);
+			for (int c = 0; c < 2; c++)
+				list_init(&pcm_zones[z].free_area[o][c]);
 	}
 }
 
@@ -52,7 +53,7 @@ static void free_insert(struct pcm_zone *z, struct pcm_page *pg,
 	pg->flags = dirty ? PCM_PGF_DIRTY : 0;
 	pg->head_off = 0;
 	pg->cls = 0;
-	list_add(&z->free_area[order], pg);
+	list_add(&z->free_area[order][!dirty], pg);
 	z->nr_free[order]++;
 	z->free_pages += n;
 	if (dirty)
@@ -72,19 +73,24 @@ static void free_remove(struct pcm_zone *z, struct pcm_page *pg)
 	pg->kind = PCM_PG_NONE;
 }
 
-/* Frees block (arena a, page index idx, order), coalescing with free buddies. */
+/* Frees block (arena a, page index idx, order), coalescing with free buddies
+ * in the same state: dirty with dirty, clean with clean, so that what is
+ * counted dirty is exactly what may be resident (a purged block merged into
+ * a dirty one would be purged again and again).  A dirty block merges with
+ * its clean buddy once it is purged itself. */
 static void free_block(struct pcm_zone *z, struct pcm_arena *a, size_t idx,
 		       unsigned order, int dirty)
 {
 	if (unlikely(a->gen != zone_gen[z->id]))
 		return; /* abandoned by fork repair */
 	a->pages[idx].kind = PCM_PG_NONE;
+	dirty = !!dirty;
 	while (order < PCM_MAX_ORDER) {
 		size_t bidx = idx ^ (1ul << order);
 		struct pcm_page *b = &a->pages[bidx];
-		if (b->kind != PCM_PG_FREE || b->order != order)
+		if (b->kind != PCM_PG_FREE || b->order != order ||
+		    (b->flags & PCM_PGF_DIRTY) != dirty)
 			break;
-		dirty |= b->flags & PCM_PGF_DIRTY;
 		free_remove(z, b);
 		idx &= ~(1ul << order);
 		order++;
@@ -126,12 +132,16 @@ static int grow(struct pcm_zone *z)
 	return 1;
 }
 
-static struct pcm_page *alloc_block(struct pcm_zone *z, unsigned order,
-				    int *dirty)
+/* Takes a free block of `order` (splitting a larger one), or NULL.  Zone
+ * lock held. */
+static struct pcm_page *take_block(struct pcm_zone *z, unsigned order,
+				   int *dirty)
 {
-	for (int tries = 0; tries < 2; tries++) {
+	{
 		for (unsigned o = order; o <= PCM_MAX_ORDER; o++) {
-			struct pcm_page *s = &z->free_area[o];
+			struct pcm_page *s = &z->free_area[o][0]; /* dirty first */
+			if (s->next == s)
+				s = &z->free_area[o][1];
 			if (s->next == s)
 				continue;
 			struct pcm_page *pg = s->next;
@@ -145,10 +155,30 @@ static struct pcm_page *alloc_block(struct pcm_zone *z, unsigned order,
 			z->used_pages += 1ul << order;
 			return pg;
 		}
-		if (!grow(z))
-			return NULL;
 	}
 	return NULL;
+}
+
+/* Like take_block, but when no block is large enough: first purge dirty
+ * memory (purged blocks coalesce with their clean buddies), then grow the
+ * zone by an arena.  Called and returns with the zone lock held; drops it
+ * while purging. */
+static struct pcm_page *alloc_block(struct pcm_zone *z, unsigned order,
+				    int *dirty)
+{
+	struct pcm_page *pg = take_block(z, order, dirty);
+	if (pg)
+		return pg;
+	if (z->dirty_pages >= (1ul << order)) {
+		pcm_unlock(&z->lock);
+		pcm_zone_purge(z, 0);
+		pcm_lock(&z->lock);
+		if ((pg = take_block(z, order, dirty)))
+			return pg;
+	}
+	if (!grow(z))
+		return NULL;
+	return take_block(z, order, dirty);
 }
 
 /* THP: hint 2 MiB regions of slab memory once the process uses enough slab
@@ -244,24 +274,20 @@ size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
 	struct pcm_page *batch[PURGE_BATCH];
 	pcm_lock(&z->lock);
 	for (int round = 0; round < 64 && z->dirty_pages > target; round++) {
-		/* Coldest first: the tails of the lists, largest blocks first. */
+		/* Coldest first: the tails of the dirty lists, largest blocks
+		 * first. */
 		size_t n = 0, want = z->dirty_pages - target;
 		for (int o = PCM_MAX_ORDER; o >= 0 && n < PURGE_BATCH && want; o--) {
-			struct pcm_page *s = &z->free_area[o];
-			for (struct pcm_page *pg = s->prev; pg != s && n < PURGE_BATCH;) {
-				struct pcm_page *prev = pg->prev;
-				if (pg->flags & PCM_PGF_DIRTY) {
-					unsigned ord = pg->order;
-					free_remove(z, pg);
-					pg->kind = PCM_PG_BUSY;
-					pg->order = (uint8_t)ord;
-					z->busy_pages += 1ul << ord;
-					batch[n++] = pg;
-					want = (1ul << ord) >= want ? 0 : want - (1ul << ord);
-					if (!want)
-						break;
-				}
-				pg = prev;
+			struct pcm_page *s = &z->free_area[o][0];
+			while (s->prev != s && n < PURGE_BATCH && want) {
+				struct pcm_page *pg = s->prev;
+				unsigned ord = pg->order;
+				free_remove(z, pg);
+				pg->kind = PCM_PG_BUSY;
+				pg->order = (uint8_t)ord;
+				z->busy_pages += 1ul << ord;
+				batch[n++] = pg;
+				want = (1ul << ord) >= want ? 0 : want - (1ul << ord);
 			}
 		}
 		if (!n)
@@ -310,7 +336,8 @@ void pcm_zone_abandon(struct pcm_zone *z)
 {
 	zone_gen[z->id]++;
 	for (int o = 0; o < PCM_NR_ORDERS; o++) {
-		list_init(&z->free_area[o]);
+		list_init(&z->free_area[o][0]);
+		list_init(&z->free_area[o][1]);
 		z->nr_free[o] = 0;
 	}
 	z->free_pages = z->dirty_pages = z->busy_pages = 0;

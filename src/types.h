@@ -88,7 +88,9 @@ struct pcm_arena {
 struct pcm_zone {
 	pcm_lock_t lock;
 	uint8_t id;
-	struct pcm_page free_area[PCM_NR_ORDERS]; /* list sentinels */
+	/* Free lists (sentinels) per order: [0] dirty blocks, [1] clean ones,
+	 * so allocation reuses dirty memory first and purging finds it at once. */
+	struct pcm_page free_area[PCM_NR_ORDERS][2];
 	size_t nr_free[PCM_NR_ORDERS];
 	size_t free_pages;  /* in free blocks */
 	size_t dirty_pages; /* of which may be resident */

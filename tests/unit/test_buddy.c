@@ -72,11 +72,14 @@ static void check_zone(int zi)
 		}
 	for (unsigned o = 0; o <= PCM_MAX_ORDER; o++) {
 		size_t count = 0;
-		struct pcm_page *s = &z->free_area[o];
+		for (int clean = 0; clean < 2; clean++) {
+		struct pcm_page *s = &z->free_area[o][clean];
 		for (struct pcm_page *pg = s->next; pg != s; pg = pg->next) {
 			count++;
 			REQUIRE(pg->next->prev == pg);
 			CHECK(pg->kind == PCM_PG_FREE && pg->order == o);
+			CHECKF((!(pg->flags & PCM_PGF_DIRTY)) == clean,
+			       "block on the %s list", clean ? "clean" : "dirty");
 			size_t idx = pcm_page_index(pg);
 			CHECKF(idx % (1ul << o) == 0, "misaligned free block %zu order %u", idx, o);
 			int ai = arena_slot(pcm_arena_of_page(pg), arenas, &na);
@@ -87,12 +90,14 @@ static void check_zone(int zi)
 			}
 			if (o < PCM_MAX_ORDER) {
 				struct pcm_page *b = &pcm_arena_of_page(pg)->pages[idx ^ (1ul << o)];
-				CHECKF(!(b->kind == PCM_PG_FREE && b->order == o),
+				CHECKF(!(b->kind == PCM_PG_FREE && b->order == o &&
+					 (b->flags & PCM_PGF_DIRTY) == (pg->flags & PCM_PGF_DIRTY)),
 				       "free buddies not coalesced at %zu order %u", idx, o);
 			}
 			free_pages += 1ul << o;
 			if (pg->flags & PCM_PGF_DIRTY)
 				dirty += 1ul << o;
+		}
 		}
 		CHECK(count == z->nr_free[o]);
 	}
@@ -207,7 +212,33 @@ int main(void)
 		CHECK(zn->used_pages == 0);
 		CHECK(zn->free_pages == zn->nr_arenas * (PCM_ARENA_PAGES - PCM_META_PAGES));
 	}
-	CHECK(fake_os.purges == 0);
+	/* A request no free block can meet purges dirty memory (whose blocks
+	 * then coalesce with their clean buddies) before taking a new arena. */
+	{
+		struct pcm_zone *zl = &pcm_zones[PCM_ZONE_LARGE];
+		pcm_zone_purge(zl, 0);
+		size_t arenas = zl->nr_arenas, purges = fake_os.purges;
+		uint64_t s2 = 5;
+		for (int i = 0; i < 300; i++)
+			REQUIRE(alloc_one(PCM_ZONE_LARGE, &s2));
+		for (size_t i = 0; i < nlive; i += 2) /* every other one */
+			free_live(i);
+		while (nlive)
+			free_live(nlive - 1);
+		check_zone(PCM_ZONE_LARGE);
+		size_t big = 0;
+		int c3;
+		struct pcm_page *held[64];
+		CHECK(zl->dirty_pages > 0);
+		while (zl->nr_arenas == arenas && big < 64 &&
+		       (held[big] = pcm_block_alloc(PCM_ZONE_LARGE, PCM_MAX_ORDER, &c3)))
+			big++;
+		CHECKF(fake_os.purges > purges, "no purge before growing");
+		CHECKF(big >= arenas * 3, "%zu max-order blocks from %zu arenas", big, arenas);
+		while (big)
+			pcm_block_free(held[--big], PCM_MAX_ORDER);
+		check_zone(PCM_ZONE_LARGE);
+	}
 
 	/* Purging: a budget of 64 pages; everything above goes back. */
 	pcm_conf.dirty_max_pages = 64;
