@@ -89,6 +89,7 @@ test: test-bins
 	@$(MAKE) --no-print-directory BUILD=build-ubsan OPT=-O1 \
 		EXTRA_CFLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined" \
 		test-bins
+	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang lib
 	@BUILD=$(BUILD) bash tests/run.sh
 
 # Installs the Debian packages the build and the tests need (apt-get).
@@ -122,7 +123,7 @@ install: lib
 		pcmalloc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pcmalloc.pc
 
 clean:
-	rm -rf build build-ubsan build-debug
+	rm -rf build build-ubsan build-debug build-clang
 
 help:
 	@echo "make             build build/libpcmalloc.so and build/libpcmalloc.a"

@@ -160,11 +160,11 @@ static unsigned long push_batch(struct pcm_rseq *rs, unsigned long cls,
 				void **objs, unsigned long n)
 {
 	unsigned long reg, tmp, k, dst, i, x;
-	asm volatile goto(PCM_RSEQ_PROLOGUE
+	__asm__ volatile(PCM_RSEQ_PROLOGUE
 		 "movzwl (%[reg], %[cls], 8), %k[tmp]\n\t"
 		 "movzwl 2(%[reg], %[cls], 8), %k[k]\n\t"
 		 "subl %k[tmp], %k[k]\n\t"
-		 "jbe %l[none]\n\t"
+		 "jbe 6f\n\t"
 		 "cmpq %[n], %[k]\n\t"
 		 "cmova %[n], %[k]\n\t"
 		 "leaq (%[reg], %[tmp], 8), %[dst]\n\t"
@@ -177,17 +177,14 @@ static unsigned long push_batch(struct pcm_rseq *rs, unsigned long cls,
 		 "jb 5b\n\t"
 		 "addl %k[k], %k[tmp]\n\t"
 		 "movw %w[tmp], (%[reg], %[cls], 8)\n"
-		 "2:\n\t"
+		 PCM_RSEQ_NOTHING("k")
 		 : [reg] "=&r"(reg), [tmp] "=&r"(tmp), [k] "=&r"(k),
 		   [dst] "=&r"(dst), [i] "=&r"(i), [x] "=&r"(x)
 		 : [rs] "r"(rs), [off] "r"(pcm_cid_off),
 		   [base] "r"(pcm_percpu_base), [cls] "r"(cls), [objs] "r"(objs),
 		   [n] "r"(n)
-		 : "memory", "cc"
-		 : none);
+		 : "memory", "cc");
 	return k;
-none:
-	return 0;
 }
 
 /* Pops up to n objects from this CPU's cache into out[]; returns how many. */
@@ -195,11 +192,11 @@ static unsigned long pop_batch(struct pcm_rseq *rs, unsigned long cls,
 			       void **out, unsigned long n)
 {
 	unsigned long reg, tmp, k, dst, i, x;
-	asm volatile goto(PCM_RSEQ_PROLOGUE
+	__asm__ volatile(PCM_RSEQ_PROLOGUE
 		 "movzwl (%[reg], %[cls], 8), %k[tmp]\n\t"
 		 "movzwl 4(%[reg], %[cls], 8), %k[k]\n\t"
 		 "cmpl %k[k], %k[tmp]\n\t"
-		 "jbe %l[none]\n\t"
+		 "jbe 6f\n\t"
 		 "negl %k[k]\n\t"
 		 "addl %k[tmp], %k[k]\n\t"
 		 "cmpq %[n], %[k]\n\t"
@@ -214,17 +211,14 @@ static unsigned long pop_batch(struct pcm_rseq *rs, unsigned long cls,
 		 "cmpq %[k], %[i]\n\t"
 		 "jb 5b\n\t"
 		 "movw %w[tmp], (%[reg], %[cls], 8)\n"
-		 "2:\n\t"
+		 PCM_RSEQ_NOTHING("k")
 		 : [reg] "=&r"(reg), [tmp] "=&r"(tmp), [k] "=&r"(k),
 		   [dst] "=&r"(dst), [i] "=&r"(i), [x] "=&r"(x)
 		 : [rs] "r"(rs), [off] "r"(pcm_cid_off),
 		   [base] "r"(pcm_percpu_base), [cls] "r"(cls), [out] "r"(out),
 		   [n] "r"(n)
-		 : "memory", "cc"
-		 : none);
+		 : "memory", "cc");
 	return k;
-none:
-	return 0;
 }
 #else
 static unsigned long push_batch(struct pcm_rseq *rs, unsigned long cls,

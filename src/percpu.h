@@ -74,48 +74,73 @@ extern uintptr_t pcm_cid_off;  /* offset of mm_cid or cpu_id in struct rseq */
 	"shlq $" PCM_STR(PCM_PERCPU_SHIFT) ", %[reg]\n\t"                      \
 	"addq %[base], %[reg]\n\t"
 
+/* Leaves a critical section that found nothing to do: out of line (in the
+ * failure section), sets `reg` to 0 and resumes after the sequence.
+ * (Plain asm with outputs, not asm goto: some compilers miscompile outputs
+ * of asm goto on its label paths.) */
+#define PCM_RSEQ_NOTHING(reg)                                                  \
+	"2:\n\t"                                                               \
+	".pushsection __rseq_failure, \"ax\"\n"                               \
+	"6:\n\t"                                                               \
+	"xorl %k[" reg "], %k[" reg "]\n\t"                                      \
+	"jmp 2b\n\t"                                                           \
+	".popsection\n\t"
+
 /* An object of class cls from this CPU's cache, or NULL (empty/stopped). */
 PCM_INLINE void *pcm_percpu_pop(struct pcm_rseq *rs, unsigned long cls)
 {
 	void *p;
 	unsigned long reg, tmp;
-	asm volatile goto(PCM_RSEQ_PROLOGUE
-		 "movzwl (%[reg], %[cls], 8), %k[tmp]\n\t"
-		 "cmpw 4(%[reg], %[cls], 8), %w[tmp]\n\t"
-		 "jbe %l[empty]\n\t"
-		 "subl $1, %k[tmp]\n\t"
-		 "movq (%[reg], %[tmp], 8), %[p]\n\t"
-		 "movw %w[tmp], (%[reg], %[cls], 8)\n"
-		 "2:\n\t"
-		 : [p] "=&r"(p), [reg] "=&r"(reg), [tmp] "=&r"(tmp)
-		 : [rs] "r"(rs), [off] "r"(pcm_cid_off),
-		   [base] "r"(pcm_percpu_base), [cls] "r"(cls)
-		 : "memory", "cc"
-		 : empty);
-	if (!p) /* slots only ever hold objects */
-		__builtin_unreachable();
+	__asm__ volatile(PCM_RSEQ_PROLOGUE
+			 "movzwl (%[reg], %[cls], 8), %k[tmp]\n\t"
+			 "cmpw 4(%[reg], %[cls], 8), %w[tmp]\n\t"
+			 "jbe 6f\n\t"
+			 "subl $1, %k[tmp]\n\t"
+			 "movq (%[reg], %[tmp], 8), %[p]\n\t"
+			 "movw %w[tmp], (%[reg], %[cls], 8)\n"
+			 PCM_RSEQ_NOTHING("p")
+			 : [p] "=&r"(p), [reg] "=&r"(reg), [tmp] "=&r"(tmp)
+			 : [rs] "r"(rs), [off] "r"(pcm_cid_off),
+			   [base] "r"(pcm_percpu_base), [cls] "r"(cls)
+			 : "memory", "cc");
 	return p;
-empty:
-	return NULL;
 }
 
-/* Pushes p on this CPU's cache; 0 when full (or stopped). */
+/* Pushes p on this CPU's cache; 0 when full (or stopped).  asm goto without
+ * outputs: the temporaries are fixed registers, clobbered. */
 PCM_INLINE int pcm_percpu_push(struct pcm_rseq *rs, unsigned long cls, void *p)
 {
-	unsigned long reg, tmp;
-	asm volatile goto(PCM_RSEQ_PROLOGUE
-		 "movzwl (%[reg], %[cls], 8), %k[tmp]\n\t"
-		 "cmpw 2(%[reg], %[cls], 8), %w[tmp]\n\t"
-		 "jae %l[full]\n\t"
-		 "movq %[p], (%[reg], %[tmp], 8)\n\t"
-		 "addl $1, %k[tmp]\n\t"
-		 "movw %w[tmp], (%[reg], %[cls], 8)\n"
-		 "2:\n\t"
-		 : [reg] "=&r"(reg), [tmp] "=&r"(tmp)
-		 : [rs] "r"(rs), [off] "r"(pcm_cid_off),
-		   [base] "r"(pcm_percpu_base), [cls] "r"(cls), [p] "r"(p)
-		 : "memory", "cc"
-		 : full);
+	__asm__ goto(".pushsection __rseq_cs, \"aw\"\n\t"
+		     ".balign 32\n"
+		     "33:\n\t"
+		     ".long 0, 0\n\t"
+		     ".quad 1f, 2f - 1f, 4f\n\t"
+		     ".popsection\n\t"
+		     ".pushsection __rseq_failure, \"ax\"\n\t"
+		     ".byte 0x0f, 0xb9, 0x3d\n\t"
+		     ".long " PCM_STR(PCM_RSEQ_SIG) "\n"
+		     "4:\n\t"
+		     "jmp 0f\n\t"
+		     ".popsection\n"
+		     "0:\n\t"
+		     "leaq 33b(%%rip), %%r11\n\t"
+		     "movq %%r11, 8(%[rs])\n"
+		     "1:\n\t"
+		     "movl (%[rs], %[off]), %%r10d\n\t"
+		     "shlq $" PCM_STR(PCM_PERCPU_SHIFT) ", %%r10\n\t"
+		     "addq %[base], %%r10\n\t"
+		     "movzwl (%%r10, %[cls], 8), %%r11d\n\t"
+		     "cmpw 2(%%r10, %[cls], 8), %%r11w\n\t"
+		     "jae %l[full]\n\t"
+		     "movq %[p], (%%r10, %%r11, 8)\n\t"
+		     "addl $1, %%r11d\n\t"
+		     "movw %%r11w, (%%r10, %[cls], 8)\n"
+		     "2:\n\t"
+		     :
+		     : [rs] "r"(rs), [off] "r"(pcm_cid_off),
+		       [base] "r"(pcm_percpu_base), [cls] "r"(cls), [p] "r"(p)
+		     : "memory", "cc", "r10", "r11"
+		     : full);
 	return 1;
 full:
 	return 0;

@@ -76,6 +76,13 @@ if want link; then
 	run "link/cxx (linked)" 60 "$BUILD/tests/link/cxx_new.static"
 	run "link/libc-only" 10 bash -c "! readelf -d '$LIB' | grep NEEDED | grep -vE 'libc.so.6|ld-linux-x86-64.so.2'"
 	run "link/conf" 120 env PCMALLOC_LIB="$LIB" bash tests/link/conf.sh
+	# The library built with clang, under the same API tests.
+	if [ -f build-clang/libpcmalloc.so ]; then
+		for t in api_basic percpu mt_stress; do
+			run "link/clang-built: $t" 300 env LD_PRELOAD="$PWD/build-clang/libpcmalloc.so" \
+				"$BUILD/tests/api/$t.plain"
+		done
+	fi
 fi
 
 if want blackbox; then
