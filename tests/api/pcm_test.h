@@ -13,6 +13,9 @@
  *   PCM_REQUIRE_ACTIVE=1  fail at once unless pcmalloc serves malloc.
  *   PCM_TEST_QUICK=1      running under valgrind or a sanitizer: smaller
  *                         iteration and thread counts, no RSS assertions.
+ *   PCM_EXPECT_MODE=percpu|thread  (when active) fail unless pcmalloc's
+ *                         cache_mode is that one.
+ *   PCM_TEST_VERBOSE=1    print notes and timings.
  */
 #ifndef PCM_TEST_H
 #define PCM_TEST_H
@@ -83,6 +86,20 @@ extern void *__libc_pvalloc(size_t size);
 /* Not exported by glibc 2.36 (pcmalloc has it): weak, call when non-NULL. */
 extern int __posix_memalign(void **out, size_t alignment, size_t size)
 	__attribute__((weak));
+
+/* Built with ThreadSanitizer: it cannot follow some of what the tests do
+ * (fork in threaded programs, instrumented code in late pthread_key
+ * destructor rounds), so those parts are skipped. */
+#if defined(__SANITIZE_THREAD__)
+#define PCM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PCM_TSAN 1
+#endif
+#endif
+#ifndef PCM_TSAN
+#define PCM_TSAN 0
+#endif
 
 #define PCM_UNUSED __attribute__((unused))
 #define PCM_KIB ((size_t)1 << 10)
@@ -169,6 +186,22 @@ static PCM_UNUSED void pcm_test_begin(const char *name)
 					name, api[i].fn);
 				exit(1);
 			}
+	}
+	/* PCM_EXPECT_MODE=percpu|thread: the cache mode must be that one. */
+	const char *mode = getenv("PCM_EXPECT_MODE");
+	if (active && mode && *mode) {
+		struct pcmalloc_stats st;
+		int want = strcmp(mode, "percpu") == 0   ? PCMALLOC_CACHE_PER_CPU
+			   : strcmp(mode, "thread") == 0 ? PCMALLOC_CACHE_PER_THREAD
+							 : -1;
+		if (want < 0 || pcmalloc_stats_get(&st, sizeof(st)) != 0 ||
+		    st.cache_mode != want) {
+			fprintf(stderr,
+				"%s: FATAL: PCM_EXPECT_MODE=%s but cache_mode "
+				"is %d\n",
+				name, mode, want < 0 ? -1 : st.cache_mode);
+			exit(1);
+		}
 	}
 	if (getenv("PCM_TEST_VERBOSE"))
 		fprintf(stderr, "%s: allocator=%s quick=%d\n", name,
