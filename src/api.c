@@ -131,6 +131,7 @@ void *pcm_calloc_impl(size_t nmemb, size_t size)
 	size_t n;
 	if (unlikely(__builtin_mul_overflow(nmemb, size, &n)))
 		return enomem();
+	pcm_init(); /* before the class tables are read */
 	unsigned cls = pcm_size_class(n);
 	if (likely(cls)) {
 		void *p = pcm_malloc_fast(n);

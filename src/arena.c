@@ -7,12 +7,15 @@ uint8_t pcm_arena_map[PCM_ARENA_MAP_SIZE];
 size_t pcm_arena_mapped_bytes, pcm_arena_brk_bytes;
 static uint32_t next_arena_id;
 static int brk_failed;
+/* Serialises growth: glibc's sbrk is not thread-safe, and the two zones
+ * grow independently (lock order: zone -> arena). */
+static pcm_lock_t arena_lock;
 
-/* Called with the zone lock held (it is the only caller that grows). */
 struct pcm_arena *pcm_arena_create(int zone)
 {
 	struct pcm_arena *a = NULL;
 	int from_brk = 0;
+	pcm_lock(&arena_lock);
 	if (pcm_conf.brk && !__atomic_load_n(&brk_failed, __ATOMIC_RELAXED)) {
 		a = pcm_os_brk_grow(PCM_ARENA_SIZE, PCM_ARENA_SIZE);
 		if (a)
@@ -20,6 +23,7 @@ struct pcm_arena *pcm_arena_create(int zone)
 		else
 			__atomic_store_n(&brk_failed, 1, __ATOMIC_RELAXED);
 	}
+	pcm_unlock(&arena_lock);
 	if (!a)
 		a = pcm_os_map_aligned(PCM_ARENA_SIZE, PCM_ARENA_SIZE);
 	if (!a)
@@ -51,4 +55,11 @@ void pcm_arena_publish(struct pcm_arena *a)
 {
 	__atomic_store_n(&pcm_arena_map[(uintptr_t)a >> PCM_ARENA_SHIFT], 1,
 			 __ATOMIC_RELEASE);
+}
+
+void pcm_arena_after_fork_child(uint32_t forker)
+{
+	uint32_t owner = pcm_lock_owner(&arena_lock);
+	if (owner && owner != forker)
+		pcm_lock_reset(&arena_lock);
 }

@@ -64,6 +64,8 @@ void pcm_arena_publish(struct pcm_arena *a);
 
 extern size_t pcm_arena_mapped_bytes, pcm_arena_brk_bytes;
 
+void pcm_arena_after_fork_child(uint32_t forker_tid);
+
 PCM_END_DECLS
 
 #endif

@@ -169,7 +169,7 @@ static struct pcm_page *alloc_block(struct pcm_zone *z, unsigned order,
 	struct pcm_page *pg = take_block(z, order, dirty);
 	if (pg)
 		return pg;
-	if (z->dirty_pages >= (1ul << order)) {
+	if (z->dirty_pages >= (1ul << order) && !z->purge_failed) {
 		pcm_unlock(&z->lock);
 		pcm_zone_purge(z, 0);
 		pcm_lock(&z->lock);
@@ -272,6 +272,8 @@ size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
 {
 	size_t purged = 0;
 	struct pcm_page *batch[PURGE_BATCH];
+	if (__atomic_load_n(&z->purge_failed, __ATOMIC_RELAXED))
+		return 0;
 	pcm_lock(&z->lock);
 	for (int round = 0; round < 64 && z->dirty_pages > target; round++) {
 		/* Coldest first: the tails of the dirty lists, largest blocks
@@ -293,17 +295,23 @@ size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
 		if (!n)
 			break;
 		pcm_unlock(&z->lock);
+		int ok[PURGE_BATCH];
 		for (size_t i = 0; i < n; i++)
-			pcm_os_purge(pcm_page_addr(batch[i]),
-				     (1ul << batch[i]->order) << PCM_PAGE_SHIFT);
+			ok[i] = pcm_os_purge(pcm_page_addr(batch[i]),
+					     (1ul << batch[i]->order) << PCM_PAGE_SHIFT) == 0;
 		pcm_lock(&z->lock);
 		for (size_t i = 0; i < n; i++) {
 			unsigned ord = batch[i]->order;
 			z->busy_pages -= 1ul << ord;
-			purged += 1ul << ord;
+			if (ok[i])
+				purged += 1ul << ord;
+			else /* e.g. mlockall: contents stay, and so does the flag */
+				z->purge_failed = 1;
 			free_block(z, pcm_arena_of_page(batch[i]),
-				   pcm_page_index(batch[i]), ord, 0);
+				   pcm_page_index(batch[i]), ord, !ok[i]);
 		}
+		if (z->purge_failed)
+			break;
 		z->purge_calls += n;
 	}
 	z->purged_pages += purged;

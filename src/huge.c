@@ -4,7 +4,6 @@
 #include "meta.h"
 #include "os.h"
 #include "util.h"
-#include "fmt.h"
 
 #include <sys/types.h>
 
@@ -49,6 +48,9 @@ struct pcm_huge *pcm_huge_find(const void *p)
  * Returns 0 when a leaf could not be mapped. */
 static int set_range(void *ptr, size_t size, struct pcm_huge *h)
 {
+	uintptr_t end = (uintptr_t)ptr + size;
+	if (end < (uintptr_t)ptr || end > (1ul << PCM_VA_BITS))
+		return h == NULL; /* no mapping can be there */
 	uintptr_t first = (uintptr_t)ptr >> CHUNK_SHIFT;
 	uintptr_t last = ((uintptr_t)ptr + size - 1) >> CHUNK_SHIFT;
 	for (uintptr_t c = first; c <= last; c++) {
@@ -131,32 +133,60 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
 	size_t len = pcm_align_up(size, PCM_PAGE_SIZE);
 	if (len < size)
 		return NULL;
-	if (len == h->size) {
-		h->request = size;
-		return h->ptr;
-	}
 	void *old = h->ptr;
 	size_t old_len = h->size;
+	if (len == old_len) {
+		h->request = size;
+		return old;
+	}
+	/* In place: the registry must cover the new length first. */
 	pcm_lock(&lock);
-	set_range(old, old_len, NULL);
+	int ok = len < old_len || set_range(old, len, h);
 	pcm_unlock(&lock);
-	void *p = pcm_os_remap(old, old_len, len, h->align);
-	if (p && p != old)
-		hint(p, len);
-	pcm_lock(&lock);
-	if (p) {
-		h->ptr = p;
+	if (ok && pcm_os_remap_inplace(old, old_len, len) == 0) {
+		pcm_lock(&lock);
+		if (len < old_len) /* forget the chunks given back */
+			set_range((char *)old + len, old_len - len, NULL),
+				set_range(old, len, h);
 		h->size = len;
 		h->request = size;
 		account(0, (ssize_t)len - (ssize_t)old_len);
+		pcm_unlock(&lock);
+		return old;
 	}
-	/* The old range's leaves exist; a moved range may need a new 64 KiB
-	 * leaf, and failing to map that is not recoverable here. */
-	int ok = set_range(h->ptr, h->size, h);
+	if (ok && len > old_len) { /* undo the registration beyond old_len */
+		pcm_lock(&lock);
+		set_range(old, len, NULL);
+		set_range(old, old_len, h);
+		pcm_unlock(&lock);
+	}
+	if (len < old_len)
+		return NULL;
+	/* Move to a fresh aligned reservation, registered before the move so
+	 * that failing to register leaves the block where it was. */
+	void *dst = pcm_os_map_aligned(len, h->align);
+	if (!dst)
+		return NULL;
+	pcm_lock(&lock);
+	ok = set_range(dst, len, h);
 	pcm_unlock(&lock);
-	if (!ok)
-		pcm_fatal("realloc(): out of memory for the registry of %p", h->ptr);
-	return p;
+	if (!ok || pcm_os_remap_move(old, old_len, len, dst) != 0) {
+		pcm_lock(&lock);
+		if (ok)
+			set_range(dst, len, NULL);
+		pcm_unlock(&lock);
+		pcm_os_unmap(dst, len);
+		return NULL;
+	}
+	hint(dst, len);
+	pcm_lock(&lock);
+	set_range(old, old_len, NULL);
+	h->ptr = dst;
+	h->size = len;
+	h->request = size;
+	account(0, (ssize_t)len - (ssize_t)old_len);
+	pcm_unlock(&lock);
+	return dst;
 }
 
 void pcm_huge_totals(size_t *c, size_t *b, size_t *mc, size_t *mb)

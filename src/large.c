@@ -8,7 +8,7 @@
 
 void *pcm_large_alloc(size_t n, size_t align, int zero)
 {
-	size_t npages = pcm_align_up(n, PCM_PAGE_SIZE) >> PCM_PAGE_SHIFT;
+	size_t npages = pcm_align_up(n ? n : 1, PCM_PAGE_SIZE) >> PCM_PAGE_SHIFT;
 	unsigned align_order =
 		align > PCM_PAGE_SIZE ? pcm_log2(align) - PCM_PAGE_SHIFT : 0;
 	int clean;

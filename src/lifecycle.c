@@ -1,6 +1,7 @@
 /* Start-up, fork repair and exit report.  See lifecycle.h. */
 
 #include "lifecycle.h"
+#include "arena.h"
 #include "buddy.h"
 #include "conf.h"
 #include "fmt.h"
@@ -73,6 +74,7 @@ static void after_fork_child(void)
 		if (owner && owner != forker)
 			pcm_zone_abandon(&pcm_zones[z]);
 	}
+	pcm_arena_after_fork_child(forker);
 	pcm_huge_after_fork_child(forker);
 	pcm_meta_after_fork_child(forker);
 	pcm_percpu_after_fork_child(forker);

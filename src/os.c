@@ -81,24 +81,15 @@ void *pcm_os_brk_grow(size_t size, size_t align)
 	return (void *)start;
 }
 
-void *pcm_os_remap(void *addr, size_t old_size, size_t new_size, size_t align)
+int pcm_os_remap_inplace(void *addr, size_t old_size, size_t new_size)
 {
-	/* In place first. */
-	void *p = mremap(addr, old_size, new_size, 0);
-	if (p != MAP_FAILED)
-		return p;
-	if (new_size < old_size)
-		return NULL;
-	/* Move to a fresh, aligned reservation: MREMAP_FIXED replaces it. */
-	void *dst = pcm_os_map_aligned(new_size, align);
-	if (!dst)
-		return NULL;
-	p = mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
-	if (p == MAP_FAILED) {
-		munmap(dst, new_size);
-		return NULL;
-	}
-	return p;
+	return mremap(addr, old_size, new_size, 0) == MAP_FAILED ? -1 : 0;
+}
+
+int pcm_os_remap_move(void *addr, size_t old_size, size_t new_size, void *dst)
+{
+	void *p = mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	return p == MAP_FAILED ? -1 : 0;
 }
 
 int pcm_os_purge(void *addr, size_t size)

@@ -25,9 +25,11 @@ void pcm_os_unmap(void *addr, size_t size);
  * to `align`; NULL when the break cannot move (or brk is disabled). */
 void *pcm_os_brk_grow(size_t size, size_t align);
 
-/* Resizes a mapping made by pcm_os_map_aligned to new_size, keeping its
- * start aligned to `align`; may move it.  NULL on failure (old intact). */
-void *pcm_os_remap(void *addr, size_t old_size, size_t new_size, size_t align);
+/* Resizes a mapping in place: 0 on success. */
+int pcm_os_remap_inplace(void *addr, size_t old_size, size_t new_size);
+/* Moves a mapping onto dst (a mapping of new_size bytes, which it replaces):
+ * 0 on success; on failure the old mapping is intact. */
+int pcm_os_remap_move(void *addr, size_t old_size, size_t new_size, void *dst);
 
 /* Gives the pages back: their contents read as zero afterwards. */
 int pcm_os_purge(void *addr, size_t size);

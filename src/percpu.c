@@ -145,13 +145,19 @@ static void ensure_region(struct pcm_rseq *rs)
 	uint32_t *st = state(r), zero = 0;
 	if (__atomic_load_n(st, __ATOMIC_ACQUIRE) == 2)
 		return;
+	/* Under the drain lock, so that a drain sees a region either not set
+	 * up (and leaves it) or set up before it stops it. */
+	pcm_lock(&drain_lock);
 	if (!__atomic_compare_exchange_n(st, &zero, 1, 0, __ATOMIC_ACQUIRE,
-					 __ATOMIC_RELAXED))
-		return; /* someone else is setting it up */
+					 __ATOMIC_RELAXED)) {
+		pcm_unlock(&drain_lock);
+		return; /* set up already */
+	}
 	/* Each header goes from all-zero (stopped) to empty in one store. */
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
 		__atomic_store_n(hdr(r, c), hdr_empty(c), __ATOMIC_RELAXED);
 	__atomic_store_n(st, 2, __ATOMIC_RELEASE);
+	pcm_unlock(&drain_lock);
 }
 
 #if PCM_HAVE_PERCPU
@@ -295,16 +301,21 @@ PCM_NOINLINE void pcm_percpu_overflow(struct pcm_rseq *rs, unsigned cls, void *p
 
 int pcm_percpu_holds(struct pcm_rseq *rs, unsigned cls, void *p)
 {
-	unsigned cid = __atomic_load_n((uint32_t *)((char *)rs + pcm_cid_off),
-				       __ATOMIC_RELAXED);
-	if (cid >= nr_regions)
-		return 0;
-	uint64_t h = __atomic_load_n(hdr(region(cid), cls), __ATOMIC_RELAXED);
-	unsigned cur = h & 0xffff, beg = (h >> 32) & 0xffff;
-	void **slots = (void **)region(cid);
-	for (unsigned i = beg; i < cur && i < REGION_SLOTS; i++)
-		if (__atomic_load_n(&slots[i], __ATOMIC_RELAXED) == p)
-			return 1;
+	(void)rs;
+	/* Every CPU's cache: the first free may have run on another CPU.  The
+	 * slots are read racily; finding p at all means it was freed while
+	 * the caller still thinks it is live. */
+	for (unsigned cid = 0; cid < nr_regions; cid++) {
+		char *r = region(cid);
+		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != 2)
+			continue;
+		unsigned cur = __atomic_load_n(hdr(r, cls), __ATOMIC_RELAXED) & 0xffff;
+		void **slots = (void **)r;
+		unsigned end = begin_of[cls] + cap_of[cls];
+		for (unsigned i = begin_of[cls]; i < cur && i < end; i++)
+			if (__atomic_load_n(&slots[i], __ATOMIC_RELAXED) == p)
+				return 1;
+	}
 	struct xfer *x = &xfer[cls];
 	int found = 0;
 	pcm_lock(&x->lock);
@@ -337,15 +348,22 @@ void pcm_percpu_drain_all(void)
 					;
 			}
 		}
-		pcm_os_membarrier_rseq();
+		int fenced = pcm_os_membarrier_rseq() == 0;
 		for (unsigned cid = 0; cid < nr_regions; cid++) {
 			char *r = region(cid);
 			if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != 2)
 				continue;
 			void **slots = (void **)r;
 			for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
-				unsigned cur = __atomic_load_n(hdr(r, c), __ATOMIC_ACQUIRE) & 0xffff;
-				unsigned b = begin_of[c];
+				uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_ACQUIRE);
+				if ((h & STOPPED) != STOPPED)
+					continue; /* not stopped by us: not ours */
+				unsigned cur = h & 0xffff, b = begin_of[c];
+				if (!fenced) { /* cannot own them: resume as it was */
+					__atomic_store_n(hdr(r, c), (hdr_empty(c) & ~0xffffull) | cur,
+							 __ATOMIC_RELEASE);
+					continue;
+				}
 				if (cur > b)
 					pcm_slab_put_array(c, slots + b, cur - b);
 				__atomic_store_n(hdr(r, c), hdr_empty(c), __ATOMIC_RELEASE);
@@ -403,6 +421,16 @@ void pcm_percpu_after_fork_child(uint32_t forker)
 	if (!pcm_percpu_base)
 		return;
 	membarrier_ok = pcm_os_membarrier_register() == 0;
+	/* A region being set up by a thread that is gone: finish it. */
+	for (unsigned cid = 0; cid < nr_regions; cid++) {
+		char *r = region(cid);
+		if (*state(r) != 1)
+			continue;
+		for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
+			if (!*hdr(r, c))
+				*hdr(r, c) = hdr_empty(c);
+		*state(r) = 2;
+	}
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
 		uint32_t owner = pcm_lock_owner(&xfer[c].lock);
 		if (owner && owner != forker) {

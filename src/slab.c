@@ -94,6 +94,12 @@ static struct pcm_page *slab_new(unsigned cls)
 static void slab_release(struct pcm_page *head)
 {
 	unsigned order = head->order;
+	/* Every page forgets the slab, so a late free of one of its objects
+	 * is not taken for a live object's. */
+	for (size_t i = 0; i < (1ul << order); i++) {
+		head[i].cls = 0;
+		head[i].kind = PCM_PG_NONE;
+	}
 	pcm_block_free(head, order);
 }
 

@@ -218,10 +218,8 @@ static void file_sink(struct pcm_out *o, const char *s, size_t n)
 
 int pcm_malloc_info_impl(int options, FILE *fp)
 {
-	if (options != 0) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (options != 0)
+		return EINVAL; /* as glibc: returned, errno untouched */
 	struct pcmalloc_stats st;
 	pcm_stats_collect(&st);
 	struct pcm_out o;

@@ -132,6 +132,7 @@ PCM_NOINLINE void pcm_percpu_free_suspect(struct pcm_rseq *rs, unsigned cls,
 
 PCM_NOINLINE void pcm_tcache_suspect(unsigned cls, void *p)
 {
+	int saved = errno;
 	struct pcm_bin *b = &pcm_tc.bins[cls];
 	unsigned limit = b->count;
 	if (pcm_tc.rseq && pcm_percpu_holds(pcm_tc.rseq, cls, p))
@@ -141,6 +142,7 @@ PCM_NOINLINE void pcm_tcache_suspect(unsigned cls, void *p)
 			goto double_free;
 	if (pcm_slab_is_free(cls, p))
 		goto double_free;
+	errno = saved;
 	return; /* the program's own data happened to match the key */
 double_free:
 	pcm_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls,

@@ -99,6 +99,7 @@ struct pcm_zone {
 	size_t nr_arenas;
 	size_t used_pages; /* handed out */
 	uint64_t last_purge_ns;
+	int purge_failed; /* madvise refused (locked memory): stop purging */
 	uint64_t purge_calls, purged_pages;
 } __attribute__((aligned(PCM_CACHE_LINE)));
 

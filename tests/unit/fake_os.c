@@ -70,12 +70,16 @@ void *pcm_os_brk_grow(size_t size, size_t align)
 	return NULL; /* the pool stands in for brk too */
 }
 
-void *pcm_os_remap(void *addr, size_t old_size, size_t new_size, size_t align)
+int pcm_os_remap_inplace(void *addr, size_t old_size, size_t new_size)
 {
-	void *p = pcm_os_map_aligned(new_size, align);
-	if (p)
-		memcpy(p, addr, old_size < new_size ? old_size : new_size);
-	return p;
+	(void)addr;
+	return new_size <= old_size ? 0 : -1;
+}
+
+int pcm_os_remap_move(void *addr, size_t old_size, size_t new_size, void *dst)
+{
+	memcpy(dst, addr, old_size < new_size ? old_size : new_size);
+	return 0;
 }
 
 int pcm_os_purge(void *addr, size_t size)
