@@ -3,6 +3,8 @@
 #include "conf.h"
 #include "os.h"
 
+#include <errno.h>
+
 uint8_t pcm_arena_map[PCM_ARENA_MAP_SIZE];
 size_t pcm_arena_mapped_bytes, pcm_arena_brk_bytes;
 static uint32_t next_arena_id;
@@ -14,7 +16,7 @@ static pcm_lock_t arena_lock;
 struct pcm_arena *pcm_arena_create(int zone)
 {
 	struct pcm_arena *a = NULL;
-	int from_brk = 0;
+	int from_brk = 0, saved = errno; /* a failed sbrk must not show */
 	pcm_lock(&arena_lock);
 	if (pcm_conf.brk && !__atomic_load_n(&brk_failed, __ATOMIC_RELAXED)) {
 		a = pcm_os_brk_grow(PCM_ARENA_SIZE, PCM_ARENA_SIZE);
@@ -28,6 +30,7 @@ struct pcm_arena *pcm_arena_create(int zone)
 		a = pcm_os_map_aligned(PCM_ARENA_SIZE, PCM_ARENA_SIZE);
 	if (!a)
 		return NULL;
+	errno = saved;
 
 	/* Memory fresh from the OS is zero: only non-zero fields are set. */
 	for (size_t i = 0; i < PCM_META_PAGES; i++)

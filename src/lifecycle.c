@@ -14,6 +14,7 @@
 #include "stats.h"
 #include "tcache.h"
 
+#include <errno.h>
 #include <pthread.h>
 
 int pcm_init_state;
@@ -31,6 +32,7 @@ PCM_NOINLINE void pcm_init_slow(void)
 			__builtin_ia32_pause();
 		return;
 	}
+	int saved = errno; /* start-up's system calls must not show */
 	pcm_secret = (uintptr_t)pcm_os_random() | 1;
 	pcm_free_key = (uintptr_t)pcm_os_random();
 	pcm_conf_init();
@@ -55,6 +57,7 @@ PCM_NOINLINE void pcm_init_slow(void)
 			pcm_conf.thp == 0 ? "never" : pcm_conf.thp == 1 ? "madvise" : "always",
 			pcm_conf.sys_thp == 0 ? "never" : pcm_conf.sys_thp == 1 ? "madvise" : "always",
 			pcm_conf.brk ? "on" : "off");
+	errno = saved;
 }
 
 /* See lifecycle.h.  Runs in the child, in the thread that called fork(). */
