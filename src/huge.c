@@ -65,6 +65,20 @@ static int set_range(void *ptr, size_t size, struct pcm_huge *h)
 	return 1;
 }
 
+/* Maps the registry leaves covering [ptr, ptr+size) without writing any
+ * entry (the range may still belong to someone else); 0 on failure. */
+static int make_leaves(void *ptr, size_t size)
+{
+	uintptr_t end = (uintptr_t)ptr + size;
+	if (end < (uintptr_t)ptr || end > (1ul << PCM_VA_BITS))
+		return 0;
+	for (uintptr_t c = (uintptr_t)ptr >> CHUNK_SHIFT;
+	     c <= (end - 1) >> CHUNK_SHIFT; c += 1ul << LEAF_BITS)
+		if (!slot(c, 1))
+			return 0;
+	return slot((end - 1) >> CHUNK_SHIFT, 1) != NULL;
+}
+
 static void hint(void *p, size_t size)
 {
 	if (pcm_conf.thp == PCM_THP_NEVER)
@@ -139,26 +153,22 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
 		h->request = size;
 		return old;
 	}
-	/* In place: the registry must cover the new length first. */
+	/* In place.  The registry's leaves for the new length exist first, so
+	 * that registering cannot fail once the memory is ours; no entry is
+	 * written before then (the space after us may be another mapping). */
 	pcm_lock(&lock);
-	int ok = len < old_len || set_range(old, len, h);
+	int ok = make_leaves(old, len);
 	pcm_unlock(&lock);
 	if (ok && pcm_os_remap_inplace(old, old_len, len) == 0) {
 		pcm_lock(&lock);
 		if (len < old_len) /* forget the chunks given back */
-			set_range((char *)old + len, old_len - len, NULL),
-				set_range(old, len, h);
+			set_range((char *)old + len, old_len - len, NULL);
+		set_range(old, len, h);
 		h->size = len;
 		h->request = size;
 		account(0, (ssize_t)len - (ssize_t)old_len);
 		pcm_unlock(&lock);
 		return old;
-	}
-	if (ok && len > old_len) { /* undo the registration beyond old_len */
-		pcm_lock(&lock);
-		set_range(old, len, NULL);
-		set_range(old, old_len, h);
-		pcm_unlock(&lock);
 	}
 	if (len < old_len)
 		return NULL;
@@ -168,7 +178,7 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
 	if (!dst)
 		return NULL;
 	pcm_lock(&lock);
-	ok = set_range(dst, len, h);
+	ok = set_range(dst, len, h); /* dst is ours: a fresh reservation */
 	pcm_unlock(&lock);
 	if (!ok || pcm_os_remap_move(old, old_len, len, dst) != 0) {
 		pcm_lock(&lock);

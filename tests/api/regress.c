@@ -5,6 +5,9 @@
  *    page (start-up had not run, so the size-class tables read 0);
  *  - calloc returned stale data after purging failed (madvise refuses
  *    locked memory: mlockall), the block having been put back as "clean";
+ *  - a huge block growing with realloc next to another huge block made the
+ *    neighbour unknown (its registry entries were written, then cleared,
+ *    when in-place growth failed), so freeing it crashed;
  *  - a double free whose two frees ran on different CPUs went unnoticed
  *    (only the current CPU's cache was searched) and the object was later
  *    handed out twice.
@@ -41,6 +44,35 @@ int main(void)
 	free(z2);
 
 	pcm_test_begin("regress");
+
+	/* Huge blocks growing beside each other. */
+	{
+		char *keep[48];
+		int nk = 0;
+		for (int round = 0; round < 4; round++) {
+			size_t n = 4u << 20;
+			char *p = malloc(n);
+			REQUIRE(p);
+			while (n < (200u << 20)) {
+				n += n / 8 + 4096 * (size_t)round;
+				p = realloc(p, n);
+				REQUIRE(p);
+				p[n - 1] = 2;
+				if (nk < 48) { /* a neighbour, often right behind p */
+					keep[nk] = malloc(5u << 20);
+					REQUIRE(keep[nk]);
+					keep[nk++][0] = 1;
+				}
+			}
+			free(p);
+		}
+		for (int i = 0; i < nk; i++) {
+			if (pcm_active())
+				CHECKF(pcmalloc_owns(keep[i]), "neighbour %d forgotten", i);
+			CHECK(keep[i][0] == 1);
+			free(keep[i]);
+		}
+	}
 
 	/* calloc after a purge that the kernel refused. */
 	if (mlockall(MCL_CURRENT | MCL_FUTURE) == 0) {
