@@ -17,6 +17,7 @@
 #ifndef PCM_BENCH_WL_H
 #define PCM_BENCH_WL_H
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -112,17 +113,24 @@ static WL_UNUSED uint64_t wl_pareto(struct wl_rng *r, uint64_t lo, uint64_t hi,
 	return v >= (double)hi ? hi : (uint64_t)v;
 }
 
-/* Resident set size of this process in KiB (from /proc/self/statm). */
+/* Resident set size of this process in KiB, from /proc/self/statm.  Uses
+ * only system calls and the stack: it never calls the allocator, so it can
+ * sample a process that is meant to stay idle. */
 static WL_UNUSED long wl_rss_kib(void)
 {
-	FILE *f = fopen("/proc/self/statm", "r");
-	long size = 0, res = 0;
-	if (!f)
+	char buf[128];
+	int fd = open("/proc/self/statm", O_RDONLY);
+	if (fd < 0)
 		return -1;
-	if (fscanf(f, "%ld %ld", &size, &res) != 2)
-		res = -1;
-	fclose(f);
-	return res < 0 ? -1 : res * (sysconf(_SC_PAGESIZE) / 1024);
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	char *p = strchr(buf, ' ');
+	if (!p)
+		return -1;
+	return strtol(p + 1, NULL, 10) * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* Positional integer argument i (1-based), or def when absent. */
