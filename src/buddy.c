@@ -3,6 +3,7 @@
 #include "arena.h"
 #include "conf.h"
 #include "fmt.h"
+#include "list.h"
 #include "os.h"
 
 struct pcm_zone pcm_zones[PCM_NR_ZONES];
@@ -10,35 +11,13 @@ struct pcm_zone pcm_zones[PCM_NR_ZONES];
 /* Fork repair: arenas older than their zone's generation are abandoned. */
 static uint8_t zone_gen[PCM_NR_ZONES];
 
-/* ---- lists (circular, with a sentinel) ---- */
-
-static void list_init(struct pcm_page *s)
-{
-	s->next = s->prev = s;
-}
-
-static void list_add(struct pcm_page *s, struct pcm_page *pg)
-{
-	pg->next = s->next;
-	pg->prev = s;
-	s->next->prev = pg;
-	s->next = pg;
-}
-
-static void list_del(struct pcm_page *pg)
-{
-	pg->prev->next = pg->next;
-	pg->next->prev = pg->prev;
-	pg->next = pg->prev = NULL;
-}
-
 void pcm_zones_init(void)
 {
 	for (int z = 0; z < PCM_NR_ZONES; z++) {
 		pcm_zones[z].id = (uint8_t)z;
 		for (int o = 0; o < PCM_NR_ORDERS; o++)
 			for (int c = 0; c < 2; c++)
-				list_init(&pcm_zones[z].free_area[o][c]);
+				pcm_list_init(&pcm_zones[z].free_area[o][c]);
 	}
 }
 
@@ -53,7 +32,7 @@ static void free_insert(struct pcm_zone *z, struct pcm_page *pg,
 	pg->flags = dirty ? PCM_PGF_DIRTY : 0;
 	pg->head_off = 0;
 	pg->cls = 0;
-	list_add(&z->free_area[order][!dirty], pg);
+	pcm_list_add(&z->free_area[order][!dirty], pg);
 	z->nr_free[order]++;
 	z->free_pages += n;
 	if (dirty)
@@ -64,7 +43,7 @@ static void free_insert(struct pcm_zone *z, struct pcm_page *pg,
 static void free_remove(struct pcm_zone *z, struct pcm_page *pg)
 {
 	size_t n = 1ul << pg->order;
-	list_del(pg);
+	pcm_list_del(pg);
 	z->nr_free[pg->order]--;
 	z->free_pages -= n;
 	if (pg->flags & PCM_PGF_DIRTY)
@@ -344,8 +323,8 @@ void pcm_zone_abandon(struct pcm_zone *z)
 {
 	zone_gen[z->id]++;
 	for (int o = 0; o < PCM_NR_ORDERS; o++) {
-		list_init(&z->free_area[o][0]);
-		list_init(&z->free_area[o][1]);
+		pcm_list_init(&z->free_area[o][0]);
+		pcm_list_init(&z->free_area[o][1]);
 		z->nr_free[o] = 0;
 	}
 	z->free_pages = z->dirty_pages = z->busy_pages = 0;

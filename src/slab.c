@@ -3,6 +3,7 @@
 #include "arena.h"
 #include "buddy.h"
 #include "fmt.h"
+#include "list.h"
 #include "sizeclass.h"
 
 uintptr_t pcm_secret;
@@ -11,30 +12,10 @@ struct pcm_class pcm_classes[PCM_NR_CLASSES];
 
 #define EMPTY_KEEP 1 /* empty slabs a class keeps */
 
-static void list_init(struct pcm_page *s)
-{
-	s->next = s->prev = s;
-}
-
-static void list_add_tail(struct pcm_page *s, struct pcm_page *pg)
-{
-	pg->prev = s->prev;
-	pg->next = s;
-	s->prev->next = pg;
-	s->prev = pg;
-}
-
-static void list_del(struct pcm_page *pg)
-{
-	pg->prev->next = pg->next;
-	pg->next->prev = pg->prev;
-	pg->next = pg->prev = NULL;
-}
-
 void pcm_slabs_init(void)
 {
 	for (unsigned c = 0; c < PCM_NR_CLASSES; c++)
-		list_init(&pcm_classes[c].partial);
+		pcm_list_init(&pcm_classes[c].partial);
 }
 
 static inline uint8_t gen_flags(const struct pcm_class *c)
@@ -133,7 +114,7 @@ static unsigned take(unsigned cls, void **arr, void **out, unsigned want)
 				n++;
 			}
 			if (!head->freelist) {
-				list_del(head);
+				pcm_list_del(head);
 				c->nr_partial--;
 			}
 		}
@@ -146,7 +127,7 @@ static unsigned take(unsigned cls, void **arr, void **out, unsigned want)
 		if (!fresh)
 			break;
 		fresh->flags = gen_flags(c);
-		list_add_tail(&c->partial, fresh);
+		pcm_list_add_tail(&c->partial, fresh);
 		c->nr_partial++;
 		c->nr_empty++;
 		c->nr_slabs++;
@@ -206,14 +187,14 @@ static void put(unsigned cls, void **arr, void *list, unsigned n)
 		head->inuse--;
 		c->objs_out--;
 		if (was_full) {
-			list_add_tail(&c->partial, head);
+			pcm_list_add_tail(&c->partial, head);
 			c->nr_partial++;
 		}
 		if (head->inuse == 0) {
 			if (c->nr_empty < EMPTY_KEEP) {
 				c->nr_empty++;
 			} else {
-				list_del(head);
+				pcm_list_del(head);
 				c->nr_partial--;
 				c->nr_slabs--;
 				c->slab_frees++;
@@ -262,7 +243,7 @@ int pcm_slab_is_free(unsigned cls, void *obj)
 void pcm_class_abandon(struct pcm_class *c)
 {
 	c->gen++;
-	list_init(&c->partial);
+	pcm_list_init(&c->partial);
 	c->nr_partial = c->nr_empty = c->nr_slabs = 0;
 	pcm_lock_reset(&c->lock);
 }
@@ -277,7 +258,7 @@ void pcm_slab_release_empty(void)
 		for (struct pcm_page *pg = s->next; pg != s && c->nr_empty;) {
 			struct pcm_page *next = pg->next;
 			if (pg->inuse == 0) {
-				list_del(pg);
+				pcm_list_del(pg);
 				c->nr_partial--;
 				c->nr_empty--;
 				c->nr_slabs--;
