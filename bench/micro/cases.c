@@ -340,6 +340,7 @@ const struct micro_case micro_cases[] = {
 	PAIR(512),
 	PAIR(1024),
 	PAIR(4096),
+	PAIR(8192),
 	PAIR(16384),
 	PAIR(65536),
 	PAIR(262144),
