@@ -102,18 +102,26 @@ void pcm_os_hugepage(void *addr, size_t size, int on)
 	madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
 
+/* Reads a small file (sysfs) into buf, NUL-terminated: its length, or -1. */
+static ssize_t read_small_file(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
 int pcm_os_thp_mode(void)
 {
 	char buf[128];
-	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled",
-		      O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small_file("/sys/kernel/mm/transparent_hugepage/enabled", buf,
+			    sizeof buf) < 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	if (strstr(buf, "[always]"))
 		return 2;
 	if (strstr(buf, "[madvise]"))
@@ -260,14 +268,9 @@ unsigned pcm_os_possible_cpus(void)
 {
 	/* "0-N" (or a list of ranges): the largest number plus one. */
 	char buf[256];
-	int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	ssize_t n = read_small_file("/sys/devices/system/cpu/possible", buf, sizeof buf);
+	if (n < 0)
 		return 1024;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 1024;
-	buf[n] = 0;
 	unsigned max = 0, cur = 0;
 	for (ssize_t i = 0; i <= n; i++) {
 		if (buf[i] >= '0' && buf[i] <= '9') {
