@@ -57,7 +57,11 @@ fi
 # forced by configuration and by glibc not registering rseq.
 if want modes; then
 	run "modes/percpu: per-CPU mode" 300 env PCM_EXPECT_MODE=percpu "$BUILD/tests/api/percpu.static"
-	for t in percpu mt_stress fork_threads fork_stdio thread_churn; do
+	run "modes/trim_race: per-CPU mode (linked)" 300 env PCM_EXPECT_MODE=percpu \
+		"$BUILD/tests/api/trim_race.static"
+	run "modes/trim_race: per-CPU mode (LD_PRELOAD)" 300 env PCM_EXPECT_MODE=percpu \
+		LD_PRELOAD="$LIB" "$BUILD/tests/api/trim_race.plain"
+	for t in percpu mt_stress fork_threads fork_stdio thread_churn trim_race; do
 		[ -x "$BUILD/tests/api/$t.static" ] || continue
 		run "modes/$t: percpu:0" 300 env PCM_EXPECT_MODE=thread PCMALLOC_CONF=percpu:0 \
 			"$BUILD/tests/api/$t.static"
