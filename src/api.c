@@ -297,7 +297,7 @@ int pcm_trim_impl(size_t pad)
 		return 0;
 	int saved = errno;
 	pcm_tcache_flush();
-	pcm_percpu_drain_all();
+	pcm_percpu_drain(0);
 	pcm_slab_release_empty();
 	size_t purged = 0;
 	for (int z = 0; z < PCM_NR_ZONES; z++)

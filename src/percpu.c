@@ -115,6 +115,11 @@ int pcm_percpu_init_process(void)
 		return 0;
 	}
 	membarrier_ok = pcm_os_membarrier_register() == 0;
+	if (!membarrier_ok) { /* without fences, caches could never be drained */
+		pcm_os_unmap(base, (size_t)nr_regions << PCM_PERCPU_SHIFT);
+		off_reason = "membarrier rseq fences not available";
+		return 0;
+	}
 	__atomic_store_n(&pcm_percpu_base, base, __ATOMIC_RELEASE);
 	return 1;
 #else
@@ -325,55 +330,172 @@ int pcm_percpu_holds(struct pcm_rseq *rs, unsigned cls, void *p)
 	return found;
 }
 
-/* ---- draining ---- */
+/* ---- draining ----
+ *
+ * Taking the objects out of another CPU's cache while its threads run.
+ *
+ * Who writes a header.  A thread running on CPU slot k writes slot k's
+ * headers only through the commit of a critical section: one 16-bit store
+ * of `current`, the last instruction of the sequence.  The drain (under
+ * drain_lock, so one at a time) writes whole 64-bit headers.  Nothing else
+ * writes a set-up region's headers.
+ *
+ * What a sequence reads.  Every sequence loads `current` first and then
+ * `begin` (pop) or `end` (push) with a separate load, decides, and commits.
+ * So a sequence may combine `current` from one header value with
+ * `begin`/`end` from a later one.  A stopped header (begin 0xffff, end 0)
+ * makes every sequence give up whatever `current` it read: pop sees
+ * current <= begin, push sees current >= end; a sequence that gives up
+ * stores nothing.
+ *
+ * The fence.  membarrier(PRIVATE_EXPEDITED_RSEQ) returns after every thread
+ * of the process that was inside a critical section has been sent back to
+ * its start (a thread not running then was sent back when it was
+ * preempted).  So a sequence that commits after a fence F loaded all it
+ * read after F.
+ *
+ * The protocol, for every header h it drains:
+ *   1. stop:   h := current(h) | STOPPED        (CAS: keeps a racing commit)
+ *   2. fence F1
+ *   3. drain:  cur := current(h); give slots [begin, cur) to the slabs;
+ *              h := begin | STOPPED             (current reset, still stopped)
+ *   4. fence F2
+ *   5. enable: h := empty (current = begin, end = begin + capacity)
+ *
+ * Why it is safe.
+ *  (a) Between F1 and step 5 no sequence commits on h: one that commits
+ *      after F1 read begin/end after F1 (the fence), and those are STOPPED
+ *      until step 5, so it gave up.  Hence the drain reads the final
+ *      `current` in step 3 and the slots [begin, cur) are not touched by
+ *      anyone else while it gives them away: they are the drain's.
+ *  (b) A commit before F1 either landed before the CAS (the CAS keeps it)
+ *      or after it, into the stopped header (step 3 reads it after F1).
+ *  (c) After step 5, a sequence that commits read `current` after F2 (the
+ *      fence again), so it read begin (step 3) or a later value written by
+ *      a commit on the live header: never the `current` the drain threw
+ *      away.  With one fence only, a sequence could load the old `current`
+ *      while h was stopped and `end`/`begin` after step 5, and commit an
+ *      index into slots whose objects the slabs own again; that handed
+ *      objects out twice (issue 12).
+ *
+ * If F1 fails, `current` was never changed: each stopped header gets its
+ * begin/end back by CAS (keeping any racing commit), which is the state a
+ * sequence could have read anyway.  If F2 fails (after retries), the headers
+ * stay stopped, which is correct (every operation takes the slow path), and
+ * the next drain finishes the job: its F1 does what F2 should have done.
+ */
 
-void pcm_percpu_drain_all(void)
+static int parked; /* F2 failed: stopped headers with current reset */
+
+/* Fences, retried: the call fails only for lack of kernel memory. */
+static int fence(void)
 {
-	if (!pcm_percpu_base)
-		return;
-	int saved = errno;
-	pcm_lock(&drain_lock);
-	if (membarrier_ok) {
-		/* Stop every header of every region set up, fence, then the
-		 * objects between begin and current are ours. */
-		for (unsigned cid = 0; cid < nr_regions; cid++) {
-			char *r = region(cid);
-			if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != 2)
-				continue;
-			for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
-				uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED);
-				while (!__atomic_compare_exchange_n(
-					hdr(r, c), &h, (h & 0xffff) | STOPPED, 0,
-					__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-					;
-			}
+	for (int i = 0; i < 3; i++)
+		if (pcm_os_membarrier_rseq() == 0)
+			return 1;
+	return 0;
+}
+
+/* Loops over every header (region r, class c) of every set-up region. */
+#define FOR_EACH_HEADER(r, c)                                                  \
+	for (unsigned cid_ = 0; cid_ < nr_regions; cid_++)                     \
+		if (__atomic_load_n(state(r = region(cid_)), __ATOMIC_ACQUIRE) == 2) \
+			for (c = 1; c < PCM_NR_CLASSES; c++)
+
+static inline int stopped(uint64_t h)
+{
+	return (h & STOPPED) == STOPPED;
+}
+
+/* Last `current` seen by an idle scan, per header: after the headers. */
+#define SEEN_OFF 640
+_Static_assert(HDR_BYTES <= SEEN_OFF && SEEN_OFF + 2 * PCM_NR_CLASSES <= STATE_OFF,
+	       "region header layout (seen)");
+
+static inline uint16_t *seen(char *r, unsigned cls)
+{
+	return (uint16_t *)(r + SEEN_OFF) + cls;
+}
+
+/* Steps 1-5 above on the selected headers: every non-empty one, or with
+ * idle_only those whose `current` has not moved since the previous idle
+ * scan.  drain_lock held.  Returns the objects given back. */
+static size_t drain_cpu_caches(int idle_only)
+{
+	char *r;
+	unsigned c;
+	size_t n = 0, nstopped = 0;
+	/* 1. stop */
+	FOR_EACH_HEADER(r, c) {
+		uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED);
+		unsigned cur = h & 0xffff;
+		int pick = stopped(h) || cur > begin_of[c];
+		if (idle_only) {
+			pick = pick && (stopped(h) || cur == *seen(r, c));
+			*seen(r, c) = (uint16_t)cur;
 		}
-		int fenced = pcm_os_membarrier_rseq() == 0;
-		for (unsigned cid = 0; cid < nr_regions; cid++) {
-			char *r = region(cid);
-			if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != 2)
-				continue;
-			void **slots = (void **)r;
-			for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
-				uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_ACQUIRE);
-				if ((h & STOPPED) != STOPPED)
-					continue; /* not stopped by us: not ours */
-				unsigned cur = h & 0xffff, b = begin_of[c];
-				if (!fenced) { /* cannot own them: resume as it was */
-					__atomic_store_n(hdr(r, c), (hdr_empty(c) & ~0xffffull) | cur,
-							 __ATOMIC_RELEASE);
-					continue;
-				}
-				if (cur > b)
-					pcm_slab_put_array(c, slots + b, cur - b);
-				__atomic_store_n(hdr(r, c), hdr_empty(c), __ATOMIC_RELEASE);
-			}
+		if (!pick)
+			continue;
+		while (!__atomic_compare_exchange_n(hdr(r, c), &h,
+						    (h & 0xffff) | STOPPED, 0,
+						    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			;
+		nstopped++;
+	}
+	if (!nstopped)
+		return 0;
+	/* 2. F1 */
+	if (!fence()) {
+		if (parked)
+			return 0; /* some currents were reset unfenced: stay stopped */
+		FOR_EACH_HEADER(r, c) {
+			uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED);
+			while (stopped(h) &&
+			       !__atomic_compare_exchange_n(
+				       hdr(r, c), &h, (hdr_empty(c) & ~0xffffull) | (h & 0xffff),
+				       0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+				;
+		}
+		return 0;
+	}
+	/* 3. drain */
+	FOR_EACH_HEADER(r, c) {
+		uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_ACQUIRE);
+		if (!stopped(h))
+			continue;
+		unsigned cur = h & 0xffff, b = begin_of[c];
+		if (cur > b) {
+			pcm_slab_put_array(c, (void **)r + b, cur - b);
+			n += cur - b;
+		}
+		__atomic_store_n(hdr(r, c), b | STOPPED, __ATOMIC_RELEASE);
+	}
+	/* 4. F2 */
+	if (!fence()) {
+		parked = 1;
+		return n;
+	}
+	parked = 0;
+	/* 5. enable */
+	FOR_EACH_HEADER(r, c) {
+		if (stopped(__atomic_load_n(hdr(r, c), __ATOMIC_RELAXED))) {
+			__atomic_store_n(hdr(r, c), hdr_empty(c), __ATOMIC_RELEASE);
+			if (idle_only)
+				*seen(r, c) = begin_of[c];
 		}
 	}
-	/* The transfer caches go back to the slabs too. */
+	return n;
+}
+
+/* The transfer caches go back to the slabs. */
+static size_t drain_xfer(void)
+{
+	size_t total = 0;
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
 		struct xfer *x = &xfer[c];
 		void *objs[4 * MAX_BATCH];
+		if (!__atomic_load_n(&x->n, __ATOMIC_RELAXED))
+			continue;
 		pcm_lock(&x->lock);
 		unsigned n = x->n;
 		for (unsigned i = 0; i < n; i++)
@@ -382,9 +504,24 @@ void pcm_percpu_drain_all(void)
 		pcm_unlock(&x->lock);
 		if (n)
 			pcm_slab_put_array(c, objs, n);
+		total += n;
 	}
+	return total;
+}
+
+size_t pcm_percpu_drain(int idle_only)
+{
+	if (!pcm_percpu_base)
+		return 0;
+	int saved = errno;
+	size_t n = 0;
+	pcm_lock(&drain_lock);
+	if (membarrier_ok)
+		n = drain_cpu_caches(idle_only);
+	n += drain_xfer();
 	pcm_unlock(&drain_lock);
 	errno = saved;
+	return n;
 }
 
 void pcm_percpu_totals(size_t *objs, size_t *bytes, size_t *regions,
@@ -439,17 +576,19 @@ void pcm_percpu_after_fork_child(uint32_t forker)
 		}
 	}
 	uint32_t owner = pcm_lock_owner(&drain_lock);
-	if (!owner || owner == forker)
-		return;
-	/* A drain was in progress in a thread that is gone: headers it
-	 * stopped are reset to empty (their objects leak). */
+	if (owner && owner == forker)
+		return; /* fork in a signal handler inside a drain: it finishes */
+	/* No drain runs in the child, and no other thread: stopped headers
+	 * (a drain of a thread that is gone, or parked after a failed fence)
+	 * are reset to empty; objects not yet given back leak. */
 	for (unsigned cid = 0; cid < nr_regions; cid++) {
 		char *r = region(cid);
 		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != 2)
 			continue;
 		for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
-			if ((*hdr(r, c) & STOPPED) == STOPPED)
+			if (stopped(*hdr(r, c)))
 				*hdr(r, c) = hdr_empty(c);
 	}
+	parked = 0;
 	pcm_lock_reset(&drain_lock);
 }

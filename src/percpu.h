@@ -18,8 +18,10 @@
  * A header with begin = 0xffff and end = 0 is "stopped": every pop finds it
  * empty and every push full, so they take the slow path.  Draining another
  * CPU's cache stops its headers, fences with membarrier(...EXPEDITED_RSEQ)
- * (which restarts any sequence in flight), then owns the objects.  An
- * all-zero header (a region not yet set up) reads as stopped too.
+ * (which restarts any sequence in flight), owns the objects, resets
+ * `current` while still stopped, fences again, and only then re-enables:
+ * the protocol and its proof are at the drain in percpu.c.  An all-zero
+ * header (a region not yet set up) reads as stopped too.
  */
 #ifndef PCM_PERCPU_H
 #define PCM_PERCPU_H
@@ -170,8 +172,11 @@ void pcm_percpu_overflow(struct pcm_rseq *rs, unsigned cls, void *p);
 /* Double-free check: 1 if p sits in this CPU's cache for cls. */
 int pcm_percpu_holds(struct pcm_rseq *rs, unsigned cls, void *p);
 
-/* Empties every CPU cache and the transfer caches into the slabs. */
-void pcm_percpu_drain_all(void);
+/* Gives cached objects back to the slabs: those of every CPU cache (or,
+ * with idle_only, of the caches untouched since the previous idle drain)
+ * and the transfer caches.  Safe while other threads allocate: see the
+ * protocol in percpu.c.  Returns the objects given back. */
+size_t pcm_percpu_drain(int idle_only);
 /* Racy sums for statistics. */
 void pcm_percpu_totals(size_t *objs, size_t *bytes, size_t *regions,
 		       size_t *bound_bytes);
