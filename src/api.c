@@ -9,6 +9,7 @@
 #include "lifecycle.h"
 #include "os.h"
 #include "percpu.h"
+#include "reentry.h"
 #include "slab.h"
 
 #include <errno.h>
@@ -62,6 +63,11 @@ static void *next_fn(int which)
 
 PCM_COLD static void *foreign(int which, const char *call, void *p, size_t n)
 {
+	size_t gone = pcm_huge_freed_before(p);
+	if (gone)
+		pcm_fatal("%s(): %s of %p (a %zu-byte block pcmalloc unmapped "
+			  "when it was freed)", call,
+			  which == NEXT_FREE ? "double free" : "use after free", p, gone);
 	void *f = next_fn(which);
 	if (!f)
 		pcm_fatal("%s(): invalid pointer %p (not allocated by pcmalloc)",
@@ -81,6 +87,8 @@ PCM_COLD static void *foreign(int which, const char *call, void *p, size_t n)
 
 static void *alloc_big(size_t n, size_t align, int zero)
 {
+	if (pcm_reentered()) /* fresh mappings read as zero */
+		return pcm_reentry_alloc(n, align);
 	if (n <= PCM_LARGE_MAX && align <= (PCM_PAGE_SIZE << PCM_MAX_ORDER)) {
 		pcm_init();
 		void *p = pcm_large_alloc(n, align, zero);
@@ -95,8 +103,12 @@ static void *alloc_big(size_t n, size_t align, int zero)
 
 PCM_NOINLINE void *pcm_malloc_slow(size_t n)
 {
-	if (n <= PCM_SMALL_MAX)
+	if (n <= PCM_SMALL_MAX) {
+		if (pcm_reentered()) /* calloc clears the whole class size */
+			return pcm_reentry_alloc(pcm_class_size(pcm_size_class(n)),
+						 PCM_MIN_ALIGN);
 		return pcm_tcache_miss(n);
+	}
 	if (n > PTRDIFF_MAX)
 		return enomem();
 	return alloc_big(n, PCM_PAGE_SIZE, 0);
@@ -108,7 +120,12 @@ PCM_NOINLINE void pcm_free_slow(void *p)
 {
 	int saved = errno;
 	struct pcm_arena *a = pcm_arena_of(p);
-	if (a) {
+	if (pcm_reentered()) {
+		/* From a signal handler inside pcmalloc: what needs a lock
+		 * is left undone (the block leaks). */
+		if (!a && p)
+			pcm_reentry_free(p);
+	} else if (a) {
 		struct pcm_page *pg = pcm_page_of(a, p);
 		pcm_large_free(pcm_large_check("free", p, pg));
 	} else if (p) {
@@ -118,7 +135,7 @@ PCM_NOINLINE void pcm_free_slow(void *p)
 		else if (h)
 			pcm_fatal("free(): invalid pointer %p (inside a %zu-byte "
 				  "mapping at %p, not its start)", p, h->size, h->ptr);
-		else
+		else if (!pcm_reentry_free(p))
 			foreign(NEXT_FREE, "free", p, 0);
 	}
 	errno = saved;
@@ -166,7 +183,7 @@ static size_t usable(const char *call, const void *p, struct pcm_huge **hp)
 	if (h)
 		pcm_fatal("%s(): invalid pointer %p (inside a %zu-byte mapping at "
 			  "%p, not its start)", call, p, h->size, h->ptr);
-	return 0; /* not ours */
+	return pcm_reentry_usable(p); /* 0: not ours */
 }
 
 void *pcm_realloc_impl(void *p, size_t n)
@@ -189,11 +206,12 @@ void *pcm_realloc_impl(void *p, size_t n)
 		if (pg->cls) {
 			if (pcm_size_class(n) == pg->cls)
 				return p;
-		} else if (n <= old && n > PCM_SMALL_MAX && n >= old / 2) {
+		} else if (n <= old && n > PCM_SMALL_MAX && n >= old / 2 &&
+			   !pcm_reentered()) {
 			pcm_large_shrink(pg, n);
 			return p;
 		}
-	} else if (n > PCM_LARGE_MAX) {
+	} else if (h && n > PCM_LARGE_MAX && !pcm_reentered()) {
 		void *q = pcm_huge_realloc(h, n);
 		if (q)
 			return q;
@@ -232,7 +250,11 @@ void *pcm_memalign_impl(size_t align, size_t n)
 		unsigned cls = pcm_size_class_aligned(n, align);
 		if (cls) {
 			void *p = pcm_cache_pop(cls);
-			return p ? p : pcm_tcache_miss(pcm_class_size(cls));
+			if (p)
+				return p;
+			if (pcm_reentered())
+				return pcm_reentry_alloc(pcm_class_size(cls), align);
+			return pcm_tcache_miss(pcm_class_size(cls));
 		}
 	}
 	return alloc_big(n ? n : 1, align, 0);
@@ -251,12 +273,9 @@ int pcm_posix_memalign_impl(void **out, size_t align, size_t n)
 {
 	if (!pcm_is_pow2(align) || align % sizeof(void *))
 		return EINVAL;
-	int saved = errno;
 	void *p = pcm_memalign_impl(align, n);
-	if (!p) {
-		errno = saved;
-		return ENOMEM;
-	}
+	if (!p)
+		return ENOMEM; /* errno is ENOMEM too, as glibc leaves it */
 	*out = p;
 	return 0;
 }
@@ -293,7 +312,7 @@ int pcm_owns_impl(const void *p)
 int pcm_trim_impl(size_t pad)
 {
 	(void)pad;
-	if (!pcm_is_initialised())
+	if (!pcm_is_initialised() || pcm_reentered())
 		return 0;
 	int saved = errno;
 	pcm_tcache_flush();

@@ -15,6 +15,16 @@ static struct pcm_huge **top[1ul << TOP_BITS];
 static pcm_lock_t lock; /* registry writers, counters */
 static size_t count, bytes, max_count, max_bytes;
 
+/* The last blocks freed (address, length), so that a second free of one is
+ * diagnosed rather than passed to the next allocator, which would crash on
+ * it.  Written under the lock, read racily (a diagnosis only). */
+#define GRAVEYARD 64
+static struct {
+	uintptr_t ptr;
+	size_t len;
+} graveyard[GRAVEYARD];
+static unsigned graveyard_next;
+
 _Static_assert(sizeof(struct pcm_huge) <= PCM_META_RECORD, "huge header");
 
 static struct pcm_huge **slot(uintptr_t chunk, int create)
@@ -137,6 +147,9 @@ void pcm_huge_free(struct pcm_huge *h)
 	pcm_lock(&lock);
 	set_range(p, len, NULL);
 	account(-1, -(ssize_t)len);
+	unsigned g = graveyard_next++ % GRAVEYARD;
+	__atomic_store_n(&graveyard[g].len, len, __ATOMIC_RELAXED);
+	__atomic_store_n(&graveyard[g].ptr, (uintptr_t)p, __ATOMIC_RELEASE);
 	pcm_unlock(&lock);
 	pcm_os_unmap(p, len);
 	pcm_meta_free(h);
@@ -197,6 +210,14 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
 	account(0, (ssize_t)len - (ssize_t)old_len);
 	pcm_unlock(&lock);
 	return dst;
+}
+
+size_t pcm_huge_freed_before(const void *p)
+{
+	for (unsigned i = 0; p && i < GRAVEYARD; i++)
+		if (__atomic_load_n(&graveyard[i].ptr, __ATOMIC_ACQUIRE) == (uintptr_t)p)
+			return __atomic_load_n(&graveyard[i].len, __ATOMIC_RELAXED);
+	return 0;
 }
 
 void pcm_huge_totals(size_t *c, size_t *b, size_t *mc, size_t *mb)

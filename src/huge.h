@@ -17,6 +17,10 @@ struct pcm_huge *pcm_huge_find(const void *p);
 
 void *pcm_huge_alloc(size_t size, size_t align);
 void pcm_huge_free(struct pcm_huge *h);
+/* The size of the block that started at p if pcmalloc unmapped it on one
+ * of the last frees of huge blocks (a double free or a use after free when
+ * p comes back), else 0. */
+size_t pcm_huge_freed_before(const void *p);
 /* Resizes in place or by moving; NULL on failure (h unchanged). */
 void *pcm_huge_realloc(struct pcm_huge *h, size_t size);
 

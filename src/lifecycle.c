@@ -66,6 +66,7 @@ static void after_fork_child(void)
 	/* The parent's tid of this thread: what its locks record. */
 	uint32_t forker = (uint32_t)pcm_tls_tid;
 	pcm_tid_slow();
+	pcm_tls_parent_tid = (int)forker; /* what the locks this thread holds say */
 
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
 		uint32_t owner = pcm_lock_owner(&pcm_classes[c].lock);

@@ -1,8 +1,21 @@
 /* Slow paths of pcm_lock (lock.h): spin briefly, then sleep on the futex. */
 #include "lock.h"
+#include "fmt.h"
 #include "os.h"
 
 __thread int pcm_tls_tid PCM_TLS;
+__thread unsigned pcm_tls_locks PCM_TLS;
+__thread int pcm_tls_parent_tid PCM_TLS;
+
+/* Waiting for a lock this thread holds itself can only hang: a signal
+ * handler re-entered pcmalloc on a path that does not check
+ * pcm_reentered().  Say so and stop. */
+PCM_COLD static void self_deadlock(const pcm_lock_t *l)
+{
+	pcm_fatal("lock %p is held by this thread: pcmalloc was re-entered from "
+		  "a signal handler that interrupted it (malloc is not "
+		  "async-signal-safe)", (const void *)l);
+}
 
 int pcm_tid_slow(void)
 {
@@ -12,6 +25,9 @@ int pcm_tid_slow(void)
 
 PCM_NOINLINE void pcm_lock_slow(pcm_lock_t *l, uint32_t me)
 {
+	uint32_t owner = pcm_lock_owner(l);
+	if (owner == me || (pcm_tls_parent_tid && owner == (uint32_t)pcm_tls_parent_tid))
+		self_deadlock(l);
 	for (int spin = 0; spin < 100; spin++) {
 		uint32_t expect = 0;
 		if (__atomic_load_n(&l->word, __ATOMIC_RELAXED) == 0 &&

@@ -24,6 +24,14 @@ typedef struct {
 } pcm_lock_t;
 
 extern __thread int pcm_tls_tid PCM_TLS;
+/* pcmalloc locks this thread holds now.  Non-zero on entry to the allocator
+ * means the call comes from a signal handler that interrupted pcmalloc in
+ * this thread (or, in a child, interrupted it before fork()): see
+ * reentry.h.  Copied into a fork child with the thread that forks. */
+extern __thread unsigned pcm_tls_locks PCM_TLS;
+/* In a fork child, the forking thread's tid in the parent: what the locks
+ * it held record. */
+extern __thread int pcm_tls_parent_tid PCM_TLS;
 
 int pcm_tid_slow(void);
 
@@ -39,16 +47,28 @@ void pcm_unlock_wake(pcm_lock_t *l);
 static inline void pcm_lock(pcm_lock_t *l)
 {
 	uint32_t me = pcm_self_tid(), expect = 0;
-	if (likely(__atomic_compare_exchange_n(&l->word, &expect, me, 0,
-					       __ATOMIC_ACQUIRE,
-					       __ATOMIC_RELAXED)))
-		return;
-	pcm_lock_slow(l, me);
+	/* Counted before the lock is taken and uncounted after it is given
+	 * back (signal fences keep the compiler to that order), so that a
+	 * signal handler never finds a lock of its thread held uncounted. */
+	pcm_tls_locks++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (unlikely(!__atomic_compare_exchange_n(&l->word, &expect, me, 0,
+						  __ATOMIC_ACQUIRE,
+						  __ATOMIC_RELAXED)))
+		pcm_lock_slow(l, me);
+}
+
+/* 1 when this thread holds a pcmalloc lock (see pcm_tls_locks). */
+static inline int pcm_reentered(void)
+{
+	return unlikely(pcm_tls_locks != 0);
 }
 
 static inline void pcm_unlock(pcm_lock_t *l)
 {
 	uint32_t old = __atomic_exchange_n(&l->word, 0, __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pcm_tls_locks--;
 	if (unlikely(old & PCM_LOCK_WAITERS))
 		pcm_unlock_wake(l);
 }

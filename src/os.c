@@ -32,11 +32,22 @@ void *pcm_os_map_aligned(size_t size, size_t align)
 	size_t span = size + align - PCM_PAGE_SIZE;
 	if (span < size)
 		return NULL;
-	char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* The memory handed out is committed as the kernel's overcommit
+	 * policy sees fit (no MAP_NORESERVE: an absurd request fails here as
+	 * it does under glibc); only the slack reserved to find an aligned
+	 * start is reserved without commitment, and given back at once. */
+	char *raw = mmap(NULL, span, span == size ? PROT_READ | PROT_WRITE : PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | (span == size ? 0 : MAP_NORESERVE),
+			 -1, 0);
 	if (raw == MAP_FAILED)
 		return NULL;
 	uintptr_t start = ((uintptr_t)raw + align - 1) & ~(align - 1);
+	if (span != size &&
+	    mmap((void *)start, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+		munmap(raw, span);
+		return NULL;
+	}
 	size_t head = start - (uintptr_t)raw;
 	size_t tail = span - head - size;
 	if (head)

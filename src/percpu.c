@@ -294,6 +294,8 @@ PCM_NOINLINE void *pcm_percpu_refill(struct pcm_rseq *rs, unsigned cls)
 PCM_NOINLINE void pcm_percpu_overflow(struct pcm_rseq *rs, unsigned cls, void *p)
 {
 	void *objs[MAX_BATCH + 1];
+	if (pcm_reentered())
+		return; /* from a signal handler inside pcmalloc: p leaks */
 	int saved = errno;
 	ensure_region(rs);
 	unsigned n = (unsigned)pop_batch(rs, cls, objs, batch_of[cls]);

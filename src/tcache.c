@@ -89,6 +89,8 @@ PCM_NOINLINE void *pcm_tcache_miss(size_t n)
 PCM_NOINLINE void pcm_tcache_overflow(unsigned cls, void *p)
 {
 	struct pcm_tcache *tc = &pcm_tc;
+	if (pcm_reentered())
+		return; /* from a signal handler inside pcmalloc: p leaks */
 	int saved = errno;
 	if (tc->state == PCM_TC_NEW && pcm_is_initialised())
 		activate(tc);
@@ -119,12 +121,16 @@ PCM_NOINLINE void pcm_tcache_overflow(unsigned cls, void *p)
 
 PCM_NOINLINE void pcm_tcache_free(unsigned cls, void *p)
 {
+	if (pcm_reentered())
+		return; /* the bins may be half-updated by the interrupted call */
 	pcm_tcache_push(cls, p);
 }
 
 PCM_NOINLINE void pcm_percpu_free_suspect(struct pcm_rseq *rs, unsigned cls,
 					  void *p)
 {
+	if (pcm_reentered())
+		return; /* the check takes locks: p leaks */
 	pcm_tcache_suspect(cls, p); /* returns unless a double free */
 	if (!pcm_percpu_push(rs, cls, p))
 		pcm_percpu_overflow(rs, cls, p);

@@ -11,7 +11,11 @@
  *  - pvalloc/valloc(SIZE_MAX - 100) -> NULL, ENOMEM;
  *  - a failed realloc returns NULL, ENOMEM and leaves the old block intact
  *    and usable (small, large and huge blocks);
- *  - after failed giant requests (1 << 46, SIZE_MAX / 2) the heap works.
+ *  - after failed giant requests (1 << 46, SIZE_MAX / 2) the heap works;
+ *  - requests larger than RAM + swap (30 GiB, 64 GiB, 1 TiB above it) fail
+ *    with ENOMEM as glibc's do, when the kernel's overcommit policy is the
+ *    heuristic (0) or strict (2): malloc, calloc, memalign, aligned_alloc,
+ *    posix_memalign (which returns ENOMEM and sets errno, as glibc does).
  */
 #include "pcm_test.h"
 
@@ -212,6 +216,68 @@ static void test_giant(void)
 	}
 }
 
+static int overcommit_mode(void)
+{
+	FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+	int mode = -1;
+	if (f) {
+		if (fscanf(f, "%d", &mode) != 1)
+			mode = -1;
+		fclose(f);
+	}
+	return mode;
+}
+
+static size_t ram_and_swap(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	size_t total = (size_t)pages * (size_t)psize, swap = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long kb;
+		if (sscanf(line, "SwapTotal: %lu kB", &kb) == 1)
+			swap = kb * 1024ul;
+	}
+	if (f)
+		fclose(f);
+	return total + swap;
+}
+
+static void test_absurd(void)
+{
+	int mode = overcommit_mode();
+	if (mode != 0 && mode != 2) {
+		pcm_note("overcommit mode %d: absurd requests may succeed", mode);
+		return;
+	}
+	size_t base = ram_and_swap();
+	size_t sizes[] = {base + 30 * PCM_GIB, base + 64 * PCM_GIB, base + 1024 * PCM_GIB};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t n = pcm_hide(sizes[i]);
+		EXPECT_ENOMEM(malloc(n), "malloc(beyond RAM+swap)", n);
+		EXPECT_ENOMEM(calloc(1, n), "calloc(beyond RAM+swap)", n);
+		EXPECT_ENOMEM(calloc(n / 4096, 4096), "calloc(n/4096, 4096)", n);
+		EXPECT_ENOMEM(memalign(4096, n), "memalign(4096)", n);
+		EXPECT_ENOMEM(memalign(64 * PCM_MIB, n), "memalign(64M)", n);
+		EXPECT_ENOMEM(aligned_alloc(PCM_MIB, n), "aligned_alloc(1M)", n);
+		/* Called through a volatile pointer: GCC assumes the builtin
+		 * posix_memalign leaves errno alone and would not reload it. */
+		int (*volatile pm)(void **, size_t, size_t) = posix_memalign;
+		void *q = (void *)0x1;
+		errno = 0;
+		int rc = pm(&q, 4096, n);
+		CHECKF(rc == ENOMEM && errno == ENOMEM,
+		       "posix_memalign(%#zx) = %d, errno %d: want ENOMEM, ENOMEM", n, rc,
+		       errno);
+		if (rc == 0)
+			free(q);
+		void *small = malloc(100); /* the heap stays usable */
+		CHECK(small != NULL);
+		free(small);
+	}
+}
+
 static void test_failed_realloc(void)
 {
 	size_t olds[] = {1, 10, 100, 5000, 32768, 200000, 8 * PCM_MIB};
@@ -297,6 +363,7 @@ int main(void)
 	test_overflow();
 	test_too_big();
 	test_giant();
+	test_absurd();
 	test_failed_realloc();
 	test_heap_still_works();
 	test_free_errno();
