@@ -139,6 +139,17 @@ struct pcm_rseq *pcm_percpu_thread_area(void)
 	return rs;
 }
 
+static int parked; /* a fence failed: stopped headers with current reset */
+
+/* Fences, retried: the call fails only for lack of kernel memory. */
+static int fence(void)
+{
+	for (int i = 0; i < 3; i++)
+		if (pcm_os_membarrier_rseq() == 0)
+			return 1;
+	return 0;
+}
+
 /* Sets up the region of the CPU slot the thread is on now, if needed. */
 static void ensure_region(struct pcm_rseq *rs)
 {
@@ -158,9 +169,21 @@ static void ensure_region(struct pcm_rseq *rs)
 		pcm_unlock(&drain_lock);
 		return; /* set up already */
 	}
-	/* Each header goes from all-zero (stopped) to empty in one store. */
+	/* The cid was read outside any critical section: by now another
+	 * thread may run on this region, its sequences reading the all-zero
+	 * headers (stopped only while current and begin/end come from the same
+	 * value).  So the headers are set up as a drain re-enables them (steps
+	 * 3-5 of the protocol below): current = begin still stopped, a fence,
+	 * then empty.  A sequence that read the zero current and then the
+	 * enabled end would straddle the fence, which restarts it. */
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
-		__atomic_store_n(hdr(r, c), hdr_empty(c), __ATOMIC_RELAXED);
+		__atomic_store_n(hdr(r, c), begin_of[c] | STOPPED, __ATOMIC_RELEASE);
+	if (fence()) {
+		for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
+			__atomic_store_n(hdr(r, c), hdr_empty(c), __ATOMIC_RELEASE);
+	} else {
+		parked = 1; /* stays stopped; the next drain enables it */
+	}
 	__atomic_store_n(st, 2, __ATOMIC_RELEASE);
 	pcm_unlock(&drain_lock);
 }
@@ -338,9 +361,10 @@ int pcm_percpu_holds(struct pcm_rseq *rs, unsigned cls, void *p)
  *
  * Who writes a header.  A thread running on CPU slot k writes slot k's
  * headers only through the commit of a critical section: one 16-bit store
- * of `current`, the last instruction of the sequence.  The drain (under
- * drain_lock, so one at a time) writes whole 64-bit headers.  Nothing else
- * writes a set-up region's headers.
+ * of `current`, the last instruction of the sequence.  The drain and the
+ * region set-up (ensure_region), both under drain_lock, write whole 64-bit
+ * headers; set-up follows steps 3-5 below, from all-zero headers.  Nothing
+ * else writes a region's headers.
  *
  * What a sequence reads.  Every sequence loads `current` first and then
  * `begin` (pop) or `end` (push) with a separate load, decides, and commits.
@@ -350,11 +374,13 @@ int pcm_percpu_holds(struct pcm_rseq *rs, unsigned cls, void *p)
  * current <= begin, push sees current >= end; a sequence that gives up
  * stores nothing.
  *
- * The fence.  membarrier(PRIVATE_EXPEDITED_RSEQ) returns after every thread
- * of the process that was inside a critical section has been sent back to
- * its start (a thread not running then was sent back when it was
- * preempted).  So a sequence that commits after a fence F loaded all it
- * read after F.
+ * The fence.  membarrier(PRIVATE_EXPEDITED_RSEQ) returns after every CPU
+ * running a thread of the process has taken its interrupt, which sends a
+ * thread inside a critical section back to its start; a thread not running
+ * then was sent back when it was switched out.  So a sequence that commits
+ * after a fence F loaded all it read after F's interrupt reached its CPU
+ * (or after its last preemption), hence after everything the drain stored
+ * before calling F.
  *
  * The protocol, for every header h it drains:
  *   1. stop:   h := current(h) | STOPPED        (CAS: keeps a racing commit)
@@ -386,17 +412,6 @@ int pcm_percpu_holds(struct pcm_rseq *rs, unsigned cls, void *p)
  * stay stopped, which is correct (every operation takes the slow path), and
  * the next drain finishes the job: its F1 does what F2 should have done.
  */
-
-static int parked; /* F2 failed: stopped headers with current reset */
-
-/* Fences, retried: the call fails only for lack of kernel memory. */
-static int fence(void)
-{
-	for (int i = 0; i < 3; i++)
-		if (pcm_os_membarrier_rseq() == 0)
-			return 1;
-	return 0;
-}
 
 /* Loops over every header (region r, class c) of every set-up region. */
 #define FOR_EACH_HEADER(r, c)                                                  \
@@ -482,8 +497,7 @@ static size_t drain_cpu_caches(int idle_only)
 	FOR_EACH_HEADER(r, c) {
 		if (stopped(__atomic_load_n(hdr(r, c), __ATOMIC_RELAXED))) {
 			__atomic_store_n(hdr(r, c), hdr_empty(c), __ATOMIC_RELEASE);
-			if (idle_only)
-				*seen(r, c) = begin_of[c];
+			*seen(r, c) = begin_of[c];
 		}
 	}
 	return n;
@@ -560,8 +574,10 @@ void pcm_percpu_after_fork_child(uint32_t forker)
 	if (!pcm_percpu_base)
 		return;
 	membarrier_ok = pcm_os_membarrier_register() == 0;
-	/* A region being set up by a thread that is gone: finish it. */
-	for (unsigned cid = 0; cid < nr_regions; cid++) {
+	uint32_t drainer = pcm_lock_owner(&drain_lock);
+	/* A region being set up by a thread that is gone: finish it.  (Set up
+	 * by the forking thread itself, from a signal handler: it finishes.) */
+	for (unsigned cid = 0; drainer != forker && cid < nr_regions; cid++) {
 		char *r = region(cid);
 		if (*state(r) != 1)
 			continue;
@@ -577,8 +593,7 @@ void pcm_percpu_after_fork_child(uint32_t forker)
 			pcm_lock_reset(&xfer[c].lock);
 		}
 	}
-	uint32_t owner = pcm_lock_owner(&drain_lock);
-	if (owner && owner == forker)
+	if (drainer && drainer == forker)
 		return; /* fork in a signal handler inside a drain: it finishes */
 	/* No drain runs in the child, and no other thread: stopped headers
 	 * (a drain of a thread that is gone, or parked after a failed fence)

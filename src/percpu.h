@@ -21,7 +21,9 @@
  * (which restarts any sequence in flight), owns the objects, resets
  * `current` while still stopped, fences again, and only then re-enables:
  * the protocol and its proof are at the drain in percpu.c.  An all-zero
- * header (a region not yet set up) reads as stopped too.
+ * header (a region not yet set up) fails every operation too, as long as a
+ * sequence reads both its fields from it: setting a region up therefore
+ * follows the drain's re-enabling steps (ensure_region).
  */
 #ifndef PCM_PERCPU_H
 #define PCM_PERCPU_H
