@@ -1,6 +1,7 @@
 /* The API's slow paths.  See api.h. */
 
 #include "api.h"
+#include "background.h"
 #include "buddy.h"
 #include "conf.h"
 #include "fmt.h"
@@ -103,6 +104,7 @@ static void *alloc_big(size_t n, size_t align, int zero)
 
 PCM_NOINLINE void *pcm_malloc_slow(size_t n)
 {
+	pcm_background_check();
 	if (n <= PCM_SMALL_MAX) {
 		if (pcm_reentered()) /* calloc clears the whole class size */
 			return pcm_reentry_alloc(pcm_class_size(pcm_size_class(n)),
@@ -138,6 +140,8 @@ PCM_NOINLINE void pcm_free_slow(void *p)
 		else if (!pcm_reentry_free(p))
 			foreign(NEXT_FREE, "free", p, 0);
 	}
+	if (p && !pcm_reentered())
+		pcm_background_check();
 	errno = saved;
 }
 

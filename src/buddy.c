@@ -254,10 +254,16 @@ size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
 	if (__atomic_load_n(&z->purge_failed, __ATOMIC_RELAXED))
 		return 0;
 	pcm_lock(&z->lock);
-	for (int round = 0; round < 64 && z->dirty_pages > target; round++) {
+	/* At most what is dirty now: pages freed meanwhile by other threads
+	 * (which may be allocating and freeing as fast as we purge) wait for
+	 * the next call, so that one call's work is bounded. */
+	size_t budget = z->dirty_pages > target ? z->dirty_pages - target : 0;
+	for (int round = 0; round < 64 && z->dirty_pages > target && budget; round++) {
 		/* Coldest first: the tails of the dirty lists, largest blocks
 		 * first. */
 		size_t n = 0, want = z->dirty_pages - target;
+		if (want > budget)
+			want = budget;
 		for (int o = PCM_MAX_ORDER; o >= 0 && n < PURGE_BATCH && want; o--) {
 			struct pcm_page *s = &z->free_area[o][0];
 			while (s->prev != s && n < PURGE_BATCH && want) {
@@ -269,6 +275,7 @@ size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
 				z->busy_pages += 1ul << ord;
 				batch[n++] = pg;
 				want = (1ul << ord) >= want ? 0 : want - (1ul << ord);
+				budget = (1ul << ord) >= budget ? 0 : budget - (1ul << ord);
 			}
 		}
 		if (!n)

@@ -11,6 +11,7 @@ struct pcm_conf pcm_conf = {
 	.brk = 1,
 	.percpu = 1,
 	.tcache = 1,
+	.background = 1,
 	.dirty_max_pages = (16u << 20) >> PCM_PAGE_SHIFT,
 	.decay_ns = 1000000000ull,
 };
@@ -50,12 +51,14 @@ static void set(const char *k, size_t klen, const char *v, size_t vlen)
 		    : eq(k, klen, "brk")     ? &pcm_conf.brk
 		    : eq(k, klen, "percpu")  ? &pcm_conf.percpu
 		    : eq(k, klen, "tcache")  ? &pcm_conf.tcache
+		    : eq(k, klen, "background") ? &pcm_conf.background
 					     : NULL;
 	if (flag) {
 		if (eq(v, vlen, "0") || eq(v, vlen, "1"))
 			*flag = v[0] - '0';
 		else
-			pcm_log("PCMALLOC_CONF: %.*s wants 0 or 1", (int)klen, k);
+			pcm_log("PCMALLOC_CONF: %.*s wants 0 or 1 (refused '%.*s')",
+				(int)klen, k, (int)vlen, v);
 		return;
 	}
 	if (eq(k, klen, "thp")) {

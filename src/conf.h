@@ -11,6 +11,7 @@
  *   tcache:0|1           thread caches at all (0: every call takes a lock)
  *   dirty_max:BYTES      free memory kept resident before purging (K/M/G)
  *   decay_ms:N           purge free memory left unused this long
+ *   background:0|1       a worker thread returns idle memory (default 1)
  */
 #ifndef PCM_CONF_H
 #define PCM_CONF_H
@@ -31,6 +32,7 @@ struct pcm_conf {
 	int brk;
 	int percpu;
 	int tcache;
+	int background;
 	size_t dirty_max_pages;
 	uint64_t decay_ns;
 };

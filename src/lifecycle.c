@@ -2,6 +2,7 @@
 
 #include "lifecycle.h"
 #include "arena.h"
+#include "background.h"
 #include "buddy.h"
 #include "conf.h"
 #include "fmt.h"
@@ -83,6 +84,7 @@ static void after_fork_child(void)
 	pcm_meta_after_fork_child(forker);
 	pcm_percpu_after_fork_child(forker);
 	pcm_tcache_after_fork_child(forker);
+	pcm_background_after_fork_child();
 }
 
 __attribute__((destructor)) static void at_exit(void)

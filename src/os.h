@@ -74,6 +74,11 @@ unsigned pcm_os_possible_cpus(void);
 int pcm_os_membarrier_register(void);
 int pcm_os_membarrier_rseq(void);
 
+/* Starts a detached thread running fn with every signal blocked and a
+ * small stack, named `name` (at most 15 characters): 0 on success. */
+int pcm_os_thread_start(void *(*fn)(void *), const char *name);
+void pcm_os_sleep_ns(uint64_t ns);
+
 PCM_END_DECLS
 
 #endif

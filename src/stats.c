@@ -9,6 +9,7 @@
 #include "lifecycle.h"
 #include "meta.h"
 #include "percpu.h"
+#include "background.h"
 #include "sizeclass.h"
 #include "slab.h"
 #include "tcache.h"
@@ -127,6 +128,15 @@ void pcm_stats_print(int fd)
 		       mib(b2, sizeof b2, st.purged_bytes));
 	pcm_out_printf(&o, "cached:          %zu objects, %s\n", st.cached_objects,
 		       mib(b1, sizeof b1, st.cached_bytes));
+	struct pcm_bg_totals bg;
+	pcm_background_totals(&bg);
+	static const char *const bg_names[] = {"not started", "running", "asleep", "off"};
+	pcm_out_printf(&o, "background:      %s; %llu rounds, %llu cached objects "
+		       "returned, %llu pages purged, %llu wake-ups\n",
+		       bg_names[bg.state & 3], (unsigned long long)bg.rounds,
+		       (unsigned long long)bg.drained_objs,
+		       (unsigned long long)bg.purged_pages,
+		       (unsigned long long)bg.wakeups);
 	pcm_out_printf(&o, "THP policy:      %s (kernel %s)\n",
 		       pcm_conf.thp == 0 ? "never" : pcm_conf.thp == 1 ? "madvise" : "always",
 		       pcm_conf.sys_thp == 0 ? "never" : pcm_conf.sys_thp == 1 ? "madvise" : "always");

@@ -11,11 +11,46 @@
 
 __thread struct pcm_tcache pcm_tc PCM_TLS;
 
-/* Registry of live caches, for statistics. */
+/* Registry of live caches, for statistics and the budget. */
 static pcm_lock_t registry_lock;
 static struct pcm_tcache *registry;
 static size_t nr_caches;
 static pthread_key_t exit_key;
+
+/*
+ * The budget.  All thread caches together hold at most about TC_BUDGET
+ * bytes, as the per-CPU caches are bounded per CPU: each bin's bound is its
+ * class's full bound scaled by tc_scale (Q16), which shrinks as threads
+ * multiply, with a floor of a couple of objects for small classes so that
+ * alloc/free pairs still hit the cache.  A thread applies a new scale on
+ * its next overflow, draining what is above the new bounds.
+ */
+#define TC_BUDGET (16ul << 20)
+#define SCALE_ONE 65536u
+static uint32_t tc_scale = SCALE_ONE;
+static size_t full_bytes; /* one thread cache at full bounds */
+
+static void rescale(void) /* registry lock held */
+{
+	if (!full_bytes)
+		for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
+			full_bytes += (size_t)pcm_class_info[c].cache_max * pcm_class_info[c].size;
+	uint64_t s = nr_caches ? (uint64_t)TC_BUDGET * SCALE_ONE / ((uint64_t)nr_caches * full_bytes)
+			       : SCALE_ONE;
+	__atomic_store_n(&tc_scale, s > SCALE_ONE ? SCALE_ONE : (uint32_t)s, __ATOMIC_RELAXED);
+}
+
+static void apply_scale(struct pcm_tcache *tc)
+{
+	uint32_t s = __atomic_load_n(&tc_scale, __ATOMIC_RELAXED);
+	tc->scale = s;
+	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
+		const struct pcm_class_info *ci = &pcm_class_info[c];
+		uint32_t floor = ci->size <= 1024 ? 2 : ci->size <= 4096 ? 1 : 0;
+		uint32_t m = (uint32_t)(((uint64_t)ci->cache_max * s) >> 16);
+		tc->bins[c].max = m > floor ? m : floor;
+	}
+}
 
 static void thread_exit(void *arg);
 
@@ -31,9 +66,6 @@ static void activate(struct pcm_tcache *tc)
 		return;
 	}
 	tc->rseq = pcm_percpu_thread_area();
-	if (!tc->rseq)
-		for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
-			tc->bins[c].max = pcm_class_info[c].cache_max;
 	tc->state = PCM_TC_ACTIVE;
 	pcm_lock(&registry_lock);
 	tc->prev = NULL;
@@ -42,7 +74,10 @@ static void activate(struct pcm_tcache *tc)
 		registry->prev = tc;
 	registry = tc;
 	nr_caches++;
+	rescale();
 	pcm_unlock(&registry_lock);
+	if (!tc->rseq)
+		apply_scale(tc);
 	/* Any non-NULL value: the destructor gets the cache from TLS. */
 	pthread_setspecific(exit_key, tc);
 }
@@ -72,7 +107,9 @@ PCM_NOINLINE void *pcm_tcache_miss(size_t n)
 	struct pcm_bin *b = &tc->bins[cls];
 	if (b->head) /* callers other than the fast path may find objects */
 		return pcm_tcache_pop(cls);
-	unsigned want = tc->state == PCM_TC_ACTIVE ? pcm_class_info[cls].batch : 1;
+	unsigned want = tc->state == PCM_TC_ACTIVE ? b->max / 2 + 1 : 1;
+	if (want > pcm_class_info[cls].batch)
+		want = pcm_class_info[cls].batch;
 	void *list;
 	unsigned got = pcm_slab_take(cls, &list, want);
 	if (unlikely(!got)) {
@@ -114,8 +151,15 @@ PCM_NOINLINE void pcm_tcache_overflow(unsigned cls, void *p)
 	((uintptr_t *)p)[1] = pcm_free_key;
 	b->head = p;
 	b->count++;
+	if (unlikely(tc->scale != __atomic_load_n(&tc_scale, __ATOMIC_RELAXED))) {
+		apply_scale(tc); /* the thread count changed: new bounds */
+		for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
+			if (c != cls && tc->bins[c].count > tc->bins[c].max)
+				drain_bin(c, &tc->bins[c],
+					  tc->bins[c].count - tc->bins[c].max);
+	}
 	if (b->count > b->max)
-		drain_bin(cls, b, pcm_class_info[cls].batch);
+		drain_bin(cls, b, b->count - b->max / 2);
 	errno = saved;
 }
 
@@ -185,6 +229,7 @@ static void thread_exit(void *arg)
 	if (tc->next)
 		tc->next->prev = tc->prev;
 	nr_caches--;
+	rescale();
 	pcm_unlock(&registry_lock);
 	flush(tc);
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
@@ -227,4 +272,5 @@ void pcm_tcache_after_fork_child(uint32_t forker_tid)
 		registry = NULL;
 		nr_caches = 0;
 	}
+	rescale();
 }

@@ -138,6 +138,7 @@ struct pcm_rseq;
 struct pcm_tcache {
 	struct pcm_rseq *rseq; /* set: this thread uses the per-CPU caches */
 	struct pcm_bin bins[PCM_NR_CLASSES];
+	uint32_t scale; /* share of the process-wide budget its bounds follow */
 	uint8_t state;
 	struct pcm_tcache *next, *prev; /* registry of live caches */
 };

@@ -458,6 +458,37 @@ static PCM_UNUSED void pcm_quiesce(void)
 	malloc_trim(0);
 }
 
+/* ---- a quiescent baseline ------------------------------------------------ */
+
+static void *pcm_idle_thread(void *arg)
+{
+	return arg;
+}
+
+/* Before taking a baseline of slab_objects: glibc keeps joined threads'
+ * stacks, with their TLS vectors (our objects), for reuse, so create and
+ * join as many threads as the test will run; and pcmalloc's background
+ * worker (whose thread's TLS vector is one of our objects) starts once the
+ * process holds 16 MiB, so make it start now: hold 18 MiB of large runs,
+ * then free them. */
+static PCM_UNUSED void pcm_warm_up(int nthreads)
+{
+	pthread_t t[128];
+	REQUIRE(nthreads <= 128);
+	for (int i = 0; i < nthreads; i++)
+		REQUIRE(pthread_create(&t[i], NULL, pcm_idle_thread, NULL) == 0);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(t[i], NULL);
+	void *big[6];
+	for (int i = 0; i < 6; i++) {
+		big[i] = pcm_hide_ptr(malloc(3 * PCM_MIB));
+		REQUIRE(big[i]);
+		memset(big[i], 1, 3 * PCM_MIB);
+	}
+	for (int i = 0; i < 6; i++)
+		free(big[i]);
+}
+
 /* ---- keeping the compiler honest ---------------------------------------- */
 
 /* Compilers may delete a malloc/free pair whose memory is only written (clang

@@ -102,23 +102,6 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static void *idle(void *arg)
-{
-	return arg;
-}
-
-/* glibc keeps some joined threads' stacks, with their TLS vectors (our
- * objects), for reuse: create and join as many threads first so that the
- * baseline includes what it keeps. */
-static void warm_up(void)
-{
-	pthread_t t[64];
-	for (int i = 0; i < nthreads; i++)
-		REQUIRE(pthread_create(&t[i], NULL, idle, NULL) == 0);
-	for (int i = 0; i < nthreads; i++)
-		pthread_join(t[i], NULL);
-}
-
 static size_t slab_objects(void)
 {
 	struct pcmalloc_stats st;
@@ -145,7 +128,7 @@ int main(void)
 			CHECKF(st.cache_mode == PCMALLOC_CACHE_PER_CPU, "mode %d", st.cache_mode);
 		if (mode && !strcmp(mode, "thread"))
 			CHECKF(st.cache_mode == PCMALLOC_CACHE_PER_THREAD, "mode %d", st.cache_mode);
-		warm_up();
+		pcm_warm_up(nthreads);
 		before = slab_objects();
 	}
 	pthread_t t[64];

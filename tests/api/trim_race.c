@@ -111,23 +111,6 @@ static void *trimmer(void *arg)
 	return NULL;
 }
 
-static void *idle(void *arg)
-{
-	return arg;
-}
-
-/* glibc keeps joined threads' stacks, with their TLS vectors (our objects),
- * for reuse: create and join as many threads first, so that the baseline
- * includes what it keeps. */
-static void warm_up(void)
-{
-	pthread_t t[WORKERS + 1];
-	for (int i = 0; i < WORKERS + 1; i++)
-		REQUIRE(pthread_create(&t[i], NULL, idle, NULL) == 0);
-	for (int i = 0; i < WORKERS + 1; i++)
-		pthread_join(t[i], NULL);
-}
-
 static size_t slab_objects(void)
 {
 	struct pcmalloc_stats st;
@@ -149,7 +132,7 @@ int main(void)
 		ops_per_worker /= 20;
 	size_t before = 0;
 	if (pcm_active()) {
-		warm_up();
+		pcm_warm_up(WORKERS + 1);
 		before = slab_objects();
 	}
 

@@ -174,3 +174,14 @@ int pcm_os_membarrier_rseq(void)
 {
 	return -1;
 }
+
+int pcm_os_thread_start(void *(*fn)(void *), const char *name)
+{
+	(void)fn, (void)name;
+	return -1; /* no background worker on the fake memory source */
+}
+
+void pcm_os_sleep_ns(uint64_t ns)
+{
+	(void)ns;
+}

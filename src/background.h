@@ -1,0 +1,49 @@
+/*
+ * The background worker: gives memory back while the program runs, even
+ * when it makes no further call.
+ *
+ * A thread, started lazily from an allocation or free slow path once the
+ * process holds enough memory to matter (so short-lived and small programs
+ * never get one), that every period
+ *   - drains the CPU caches left untouched since its previous round, and
+ *     the transfer caches (objects go back to their slabs, empty slabs to
+ *     the buddy allocator);
+ *   - once a second gives the classes' kept empty slabs back;
+ *   - lets each zone's dirty memory decay (pcm_zone_maybe_purge).
+ * With nothing to do for a few rounds it sleeps on a futex until an
+ * allocator slow path wakes it.  It blocks every signal.  In a fork child
+ * it does not exist until it is needed again.  PCMALLOC_CONF=background:0
+ * turns it off.
+ */
+#ifndef PCM_BACKGROUND_H
+#define PCM_BACKGROUND_H
+
+#include <stdint.h>
+
+#include "util.h"
+
+PCM_BEGIN_DECLS
+
+extern int pcm_bg_state; /* 0 not started, 1 running, 2 asleep, 3 off */
+
+void pcm_background_check_slow(void);
+
+/* From allocator slow paths, with no lock held: starts or wakes the worker
+ * when there is memory for it to look after. */
+PCM_INLINE void pcm_background_check(void)
+{
+	if (unlikely(__atomic_load_n(&pcm_bg_state, __ATOMIC_RELAXED) != 1))
+		pcm_background_check_slow();
+}
+
+struct pcm_bg_totals {
+	uint64_t rounds, drained_objs, purged_pages, wakeups;
+	int state;
+};
+void pcm_background_totals(struct pcm_bg_totals *t);
+
+void pcm_background_after_fork_child(void);
+
+PCM_END_DECLS
+
+#endif
