@@ -104,7 +104,7 @@ static void *alloc_big(size_t n, size_t align, int zero)
 
 PCM_NOINLINE void *pcm_malloc_slow(size_t n)
 {
-	pcm_background_check();
+	pcm_background_check(1);
 	if (n <= PCM_SMALL_MAX) {
 		if (pcm_reentered()) /* calloc clears the whole class size */
 			return pcm_reentry_alloc(pcm_class_size(pcm_size_class(n)),
@@ -141,7 +141,7 @@ PCM_NOINLINE void pcm_free_slow(void *p)
 			foreign(NEXT_FREE, "free", p, 0);
 	}
 	if (p && !pcm_reentered())
-		pcm_background_check();
+		pcm_background_check(0);
 	errno = saved;
 }
 

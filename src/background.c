@@ -40,7 +40,11 @@ static size_t one_round(void)
 		pcm_zone_maybe_purge(zn);
 		uint64_t done = __atomic_load_n(&zn->purged_pages, __ATOMIC_RELAXED) - before;
 		__atomic_fetch_add(&purged_pages, done, __ATOMIC_RELAXED);
-		work += done + __atomic_load_n(&zn->dirty_pages, __ATOMIC_RELAXED);
+		work += done;
+		/* Dirty memory still decaying keeps us awake, unless the
+		 * kernel refuses to purge it (mlockall): then it never will. */
+		if (!__atomic_load_n(&zn->purge_failed, __ATOMIC_RELAXED))
+			work += __atomic_load_n(&zn->dirty_pages, __ATOMIC_RELAXED);
 	}
 	__atomic_fetch_add(&rounds, 1, __ATOMIC_RELAXED);
 	return work;
@@ -71,7 +75,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-PCM_NOINLINE void pcm_background_check_slow(void)
+PCM_NOINLINE void pcm_background_check_slow(int may_start)
 {
 	int st = __atomic_load_n(&pcm_bg_state, __ATOMIC_RELAXED);
 	if (st == BG_ASLEEP) {
@@ -83,7 +87,7 @@ PCM_NOINLINE void pcm_background_check_slow(void)
 		}
 		return;
 	}
-	if (st != BG_NONE || pcm_reentered())
+	if (st != BG_NONE || !may_start || pcm_reentered())
 		return;
 	if (!pcm_conf.background) {
 		__atomic_store_n(&pcm_bg_state, BG_OFF, __ATOMIC_RELAXED);

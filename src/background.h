@@ -26,14 +26,17 @@ PCM_BEGIN_DECLS
 
 extern int pcm_bg_state; /* 0 not started, 1 running, 2 asleep, 3 off */
 
-void pcm_background_check_slow(void);
+void pcm_background_check_slow(int may_start);
 
-/* From allocator slow paths, with no lock held: starts or wakes the worker
- * when there is memory for it to look after. */
-PCM_INLINE void pcm_background_check(void)
+/* From allocator slow paths, with no pcmalloc lock held: wakes the worker
+ * if it sleeps, and with may_start starts it when there is memory for it to
+ * look after.  Only malloc's slow path starts it: glibc frees memory while
+ * holding locks that pthread_create takes (the stack cache's, when it
+ * frees a cached thread's TLS), so a free must never create a thread. */
+PCM_INLINE void pcm_background_check(int may_start)
 {
 	if (unlikely(__atomic_load_n(&pcm_bg_state, __ATOMIC_RELAXED) != 1))
-		pcm_background_check_slow();
+		pcm_background_check_slow(may_start);
 }
 
 struct pcm_bg_totals {

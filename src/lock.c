@@ -26,7 +26,11 @@ int pcm_tid_slow(void)
 PCM_NOINLINE void pcm_lock_slow(pcm_lock_t *l, uint32_t me)
 {
 	uint32_t owner = pcm_lock_owner(l);
-	if (owner == me || (pcm_tls_parent_tid && owner == (uint32_t)pcm_tls_parent_tid))
+	/* This acquisition is counted already: holding the lock too means
+	 * a count of two at least (which also keeps a reused parent tid in a
+	 * fork child from being taken for ours). */
+	if (pcm_tls_locks > 1 &&
+	    (owner == me || (pcm_tls_parent_tid && owner == (uint32_t)pcm_tls_parent_tid)))
 		self_deadlock(l);
 	for (int spin = 0; spin < 100; spin++) {
 		uint32_t expect = 0;

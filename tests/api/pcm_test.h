@@ -468,9 +468,9 @@ static void *pcm_idle_thread(void *arg)
 /* Before taking a baseline of slab_objects: glibc keeps joined threads'
  * stacks, with their TLS vectors (our objects), for reuse, so create and
  * join as many threads as the test will run; and pcmalloc's background
- * worker (whose thread's TLS vector is one of our objects) starts once the
- * process holds 16 MiB, so make it start now: hold 18 MiB of large runs,
- * then free them. */
+ * worker (whose thread's TLS vector is one of our objects) starts from an
+ * allocation made while the process holds 16 MiB, so make it start now:
+ * hold 18 MiB of large runs, allocate once more, then free them. */
 static PCM_UNUSED void pcm_warm_up(int nthreads)
 {
 	pthread_t t[128];
@@ -479,13 +479,13 @@ static PCM_UNUSED void pcm_warm_up(int nthreads)
 		REQUIRE(pthread_create(&t[i], NULL, pcm_idle_thread, NULL) == 0);
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(t[i], NULL);
-	void *big[6];
-	for (int i = 0; i < 6; i++) {
+	void *big[7];
+	for (int i = 0; i < 7; i++) {
 		big[i] = pcm_hide_ptr(malloc(3 * PCM_MIB));
 		REQUIRE(big[i]);
 		memset(big[i], 1, 3 * PCM_MIB);
 	}
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		free(big[i]);
 }
 
