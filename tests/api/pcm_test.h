@@ -458,6 +458,15 @@ static PCM_UNUSED void pcm_quiesce(void)
 	malloc_trim(0);
 }
 
+/* Objects out of the slabs once this thread's cache is flushed and every
+ * cache drained: live objects only (pcmalloc active). */
+static PCM_UNUSED size_t pcm_slab_objects(void)
+{
+	struct pcmalloc_stats st;
+	pcm_quiesce();
+	return pcm_stats(&st) ? st.slab_objects : 0;
+}
+
 /* ---- a quiescent baseline ------------------------------------------------ */
 
 static void *pcm_idle_thread(void *arg)

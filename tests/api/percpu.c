@@ -102,16 +102,6 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static size_t slab_objects(void)
-{
-	struct pcmalloc_stats st;
-	if (pcmalloc_thread_flush)
-		pcmalloc_thread_flush();
-	malloc_trim(0);
-	pcmalloc_stats_get(&st, sizeof st);
-	return st.slab_objects;
-}
-
 int main(void)
 {
 	pcm_test_begin("percpu");
@@ -129,7 +119,7 @@ int main(void)
 		if (mode && !strcmp(mode, "thread"))
 			CHECKF(st.cache_mode == PCMALLOC_CACHE_PER_THREAD, "mode %d", st.cache_mode);
 		pcm_warm_up(nthreads);
-		before = slab_objects();
+		before = pcm_slab_objects();
 	}
 	pthread_t t[64];
 	for (int i = 0; i < nthreads; i++)
@@ -145,7 +135,7 @@ int main(void)
 	CHECK(atomic_load(&made) == atomic_load(&freed));
 	CHECK(atomic_load(&pcm_thread_failures) == 0);
 	if (pcm_active()) {
-		size_t after = slab_objects();
+		size_t after = pcm_slab_objects();
 		CHECKF(after == before, "objects out of slabs: %zu before, %zu after "
 		       "(%ld made and freed)", before, after, atomic_load(&made));
 		struct pcmalloc_stats st;

@@ -111,15 +111,6 @@ static void *trimmer(void *arg)
 	return NULL;
 }
 
-static size_t slab_objects(void)
-{
-	struct pcmalloc_stats st;
-	pcmalloc_thread_flush();
-	malloc_trim(0);
-	pcmalloc_stats_get(&st, sizeof st);
-	return st.slab_objects;
-}
-
 int main(void)
 {
 	pcm_test_begin("trim_race");
@@ -133,7 +124,7 @@ int main(void)
 	size_t before = 0;
 	if (pcm_active()) {
 		pcm_warm_up(WORKERS + 1);
-		before = slab_objects();
+		before = pcm_slab_objects();
 	}
 
 	pthread_t w[WORKERS], t;
@@ -148,7 +139,7 @@ int main(void)
 	       atomic_load(&made), atomic_load(&freed));
 	CHECK(atomic_load(&made) == WORKERS * ops_per_worker);
 	if (pcm_active()) {
-		size_t after = slab_objects();
+		size_t after = pcm_slab_objects();
 		CHECKF(after == before,
 		       "objects out of slabs: %zu before, %zu after (%ld made and freed)",
 		       before, after, atomic_load(&made));
