@@ -61,6 +61,7 @@ struct pcmalloc_stats {
 	size_t huge_count;      /* live direct mappings */
 	size_t threads;         /* thread caches alive */
 	int cache_mode;         /* enum pcmalloc_cache_mode */
+	size_t purge_calls;     /* madvise calls that returned memory, ever */
 };
 
 /* Fills *st; size is sizeof(struct pcmalloc_stats) as the caller knows it.

@@ -30,6 +30,8 @@ PCM_INLINE void *pcm_malloc_fast(size_t n)
 		cls = pcm_class_small[(n + 15) >> 4];
 	else if (n <= PCM_SMALL_MAX)
 		cls = pcm_class_mid[(n + 127) >> 7];
+	else if (n <= PCM_CLASS_MAX)
+		cls = pcm_class_large[(n + 4095) >> 12];
 	else
 		return pcm_malloc_slow(n);
 	/* Before start-up the tables hold class 0, whose caches are always

@@ -105,7 +105,7 @@ static void *alloc_big(size_t n, size_t align, int zero)
 PCM_NOINLINE void *pcm_malloc_slow(size_t n)
 {
 	pcm_background_check(1);
-	if (n <= PCM_SMALL_MAX) {
+	if (n <= PCM_CLASS_MAX) {
 		if (pcm_reentered()) /* calloc clears the whole class size */
 			return pcm_reentry_alloc(pcm_class_size(pcm_size_class(n)),
 						 PCM_MIN_ALIGN);
@@ -154,7 +154,10 @@ void *pcm_calloc_impl(size_t nmemb, size_t size)
 		return enomem();
 	pcm_init(); /* before the class tables are read */
 	unsigned cls = pcm_size_class(n);
-	if (likely(cls)) {
+	/* Large classes too would come dirty from the caches; the run path
+	 * knows when fresh pages need no clearing (and leaves them
+	 * untouched). */
+	if (likely(cls) && n <= PCM_SMALL_MAX) {
 		void *p = pcm_malloc_fast(n);
 		if (p)
 			memset(p, 0, pcm_class_size(cls));
@@ -210,10 +213,15 @@ void *pcm_realloc_impl(void *p, size_t n)
 		if (pg->cls) {
 			if (pcm_size_class(n) == pg->cls)
 				return p;
-		} else if (n <= old && n > PCM_SMALL_MAX && n >= old / 2 &&
-			   !pcm_reentered()) {
-			pcm_large_shrink(pg, n);
-			return p;
+		} else if (n > PCM_SMALL_MAX && n <= PCM_LARGE_MAX && !pcm_reentered()) {
+			/* A large run shrinks, or grows over free pages after
+			 * it, in place. */
+			if (n <= old) {
+				pcm_large_shrink(pg, n);
+				return p;
+			}
+			if (pcm_large_grow(pg, n))
+				return p;
 		}
 	} else if (h && n > PCM_LARGE_MAX && !pcm_reentered()) {
 		void *q = pcm_huge_realloc(h, n);
@@ -249,7 +257,7 @@ void *pcm_memalign_impl(size_t align, size_t n)
 		align = 1ul << pcm_log2_up(align);
 	if (n > PTRDIFF_MAX)
 		return enomem();
-	if (align <= PCM_PAGE_SIZE && n <= PCM_SMALL_MAX) {
+	if (align <= PCM_PAGE_SIZE && n <= PCM_CLASS_MAX) {
 		pcm_init();
 		unsigned cls = pcm_size_class_aligned(n, align);
 		if (cls) {

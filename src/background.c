@@ -37,7 +37,7 @@ static size_t one_round(void)
 	for (int z = 0; z < PCM_NR_ZONES; z++) {
 		struct pcm_zone *zn = &pcm_zones[z];
 		uint64_t before = __atomic_load_n(&zn->purged_pages, __ATOMIC_RELAXED);
-		pcm_zone_maybe_purge(zn);
+		pcm_zone_maybe_purge(zn, 1);
 		uint64_t done = __atomic_load_n(&zn->purged_pages, __ATOMIC_RELAXED) - before;
 		__atomic_fetch_add(&purged_pages, done, __ATOMIC_RELAXED);
 		work += done;

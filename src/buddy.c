@@ -11,32 +11,97 @@ struct pcm_zone pcm_zones[PCM_NR_ZONES];
 /* Fork repair: arenas older than their zone's generation are abandoned. */
 static uint8_t zone_gen[PCM_NR_ZONES];
 
+#define REGION_PAGES (PCM_HUGEPAGE_SIZE >> PCM_PAGE_SHIFT) /* 512 */
+#define REGION_ORDER 9                                    /* one huge page */
+#define DENSE_PAGES (REGION_PAGES * 3 / 4) /* a region worth a huge page */
+
 void pcm_zones_init(void)
 {
 	for (int z = 0; z < PCM_NR_ZONES; z++) {
 		pcm_zones[z].id = (uint8_t)z;
 		for (int o = 0; o < PCM_NR_ORDERS; o++)
-			for (int c = 0; c < 2; c++)
-				pcm_list_init(&pcm_zones[z].free_area[o][c]);
+			pcm_list_init(&pcm_zones[z].free_area[o]);
+	}
+}
+
+/* ---- the dirty map: one bit a page, per arena ---- */
+
+/* The bits of the map word holding page idx that cover pages [idx, end). */
+static inline uint64_t span_mask(size_t idx, size_t end)
+{
+	size_t base = idx & ~63ul, hi = end - base >= 64 ? 64 : end - base;
+	return (hi == 64 ? ~0ull : (1ull << hi) - 1) & (~0ull << (idx & 63));
+}
+
+static size_t dirty_count(const struct pcm_arena *a, size_t idx, size_t n)
+{
+	size_t c = 0;
+	for (size_t e = idx + n; idx < e; idx = (idx & ~63ul) + 64)
+		c += (size_t)__builtin_popcountll(a->dirty_map[idx >> 6] & span_mask(idx, e));
+	return c;
+}
+
+static void dirty_set(struct pcm_arena *a, size_t idx, size_t n)
+{
+	for (size_t e = idx + n; idx < e; idx = (idx & ~63ul) + 64)
+		a->dirty_map[idx >> 6] |= span_mask(idx, e);
+}
+
+static void dirty_clear(struct pcm_arena *a, size_t idx, size_t n)
+{
+	for (size_t e = idx + n; idx < e; idx = (idx & ~63ul) + 64)
+		a->dirty_map[idx >> 6] &= ~span_mask(idx, e);
+}
+
+/* The next run of dirty pages in [*from, end): its start and length (0 when
+ * none); *from moves past it. */
+static size_t next_dirty_run(const struct pcm_arena *a, size_t *from, size_t end,
+			     size_t *start)
+{
+	size_t i = *from;
+	while (i < end && !(a->dirty_map[i >> 6] >> (i & 63) & 1)) {
+		if (!(a->dirty_map[i >> 6] >> (i & 63))) /* rest of the word clear */
+			i = (i | 63) + 1;
+		else
+			i++;
+	}
+	if (i >= end) {
+		*from = end;
+		return 0;
+	}
+	*start = i;
+	while (i < end && (a->dirty_map[i >> 6] >> (i & 63) & 1))
+		i++;
+	*from = i;
+	return i - *start;
+}
+
+/* Pages handed out per 2 MiB region: +n or -n over [idx, idx + n). */
+static void regions_add(struct pcm_arena *a, size_t idx, size_t n, int sign)
+{
+	while (n) {
+		size_t r = idx / REGION_PAGES, in = (r + 1) * REGION_PAGES - idx;
+		if (in > n)
+			in = n;
+		a->region_used[r] = (uint16_t)(a->region_used[r] + sign * (int)in);
+		idx += in;
+		n -= in;
 	}
 }
 
 /* ---- free lists; all below run under the zone lock ---- */
 
-static void free_insert(struct pcm_zone *z, struct pcm_page *pg,
-			unsigned order, int dirty)
+static void free_insert(struct pcm_zone *z, struct pcm_page *pg, unsigned order)
 {
 	size_t n = 1ul << order;
 	pg->kind = PCM_PG_FREE;
 	pg->order = (uint8_t)order;
-	pg->flags = dirty ? PCM_PGF_DIRTY : 0;
+	pg->flags = 0;
 	pg->head_off = 0;
 	pg->cls = 0;
-	pcm_list_add(&z->free_area[order][!dirty], pg);
+	pcm_list_add(&z->free_area[order], pg);
 	z->nr_free[order]++;
 	z->free_pages += n;
-	if (dirty)
-		z->dirty_pages += n;
 	pcm_arena_of_page(pg)->free_pages += n;
 }
 
@@ -46,35 +111,28 @@ static void free_remove(struct pcm_zone *z, struct pcm_page *pg)
 	pcm_list_del(pg);
 	z->nr_free[pg->order]--;
 	z->free_pages -= n;
-	if (pg->flags & PCM_PGF_DIRTY)
-		z->dirty_pages -= n;
 	pcm_arena_of_page(pg)->free_pages -= n;
 	pg->kind = PCM_PG_NONE;
 }
 
-/* Frees block (arena a, page index idx, order), coalescing with free buddies
- * in the same state: dirty with dirty, clean with clean, so that what is
- * counted dirty is exactly what may be resident (a purged block merged into
- * a dirty one would be purged again and again).  A dirty block merges with
- * its clean buddy once it is purged itself. */
+/* Frees block (arena a, page index idx, order), coalescing with free
+ * buddies whatever their pages' state (the dirty map keeps that). */
 static void free_block(struct pcm_zone *z, struct pcm_arena *a, size_t idx,
-		       unsigned order, int dirty)
+		       unsigned order)
 {
 	if (unlikely(a->gen != zone_gen[z->id]))
 		return; /* abandoned by fork repair */
 	a->pages[idx].kind = PCM_PG_NONE;
-	dirty = !!dirty;
 	while (order < PCM_MAX_ORDER) {
 		size_t bidx = idx ^ (1ul << order);
 		struct pcm_page *b = &a->pages[bidx];
-		if (b->kind != PCM_PG_FREE || b->order != order ||
-		    (b->flags & PCM_PGF_DIRTY) != dirty)
+		if (b->kind != PCM_PG_FREE || b->order != order)
 			break;
 		free_remove(z, b);
 		idx &= ~(1ul << order);
 		order++;
 	}
-	free_insert(z, &a->pages[idx], order, dirty);
+	free_insert(z, &a->pages[idx], order);
 }
 
 /* Largest order of an aligned block starting at idx and ending by end. */
@@ -88,11 +146,11 @@ static unsigned fit_order(size_t idx, size_t end)
 
 /* Frees pages [idx, end) of arena a as aligned blocks. */
 static void free_range(struct pcm_zone *z, struct pcm_arena *a, size_t idx,
-		       size_t end, int dirty)
+		       size_t end)
 {
 	while (idx < end) {
 		unsigned o = fit_order(idx, end);
-		free_block(z, a, idx, o, dirty);
+		free_block(z, a, idx, o);
 		idx += 1ul << o;
 	}
 }
@@ -106,58 +164,82 @@ static int grow(struct pcm_zone *z)
 	a->next = z->arenas;
 	z->arenas = a;
 	z->nr_arenas++;
-	free_range(z, a, PCM_META_PAGES, PCM_ARENA_PAGES, 0);
+	free_range(z, a, PCM_META_PAGES, PCM_ARENA_PAGES);
 	pcm_arena_publish(a);
 	return 1;
 }
 
-/* Takes a free block of `order` (splitting a larger one), or NULL.  Zone
- * lock held. */
-static struct pcm_page *take_block(struct pcm_zone *z, unsigned order,
-				   int *dirty)
+#define PLACEMENT_CANDIDATES 8
+
+/* Takes a free block of `order` (splitting a larger one), or NULL.  Among
+ * the first few blocks of the smallest order that has one, the block in
+ * the most used 2 MiB region wins, so that sparse regions drain and can be
+ * given back whole, and dense ones keep their huge pages.  Zone lock held. */
+static struct pcm_page *take_block(struct pcm_zone *z, unsigned order)
 {
-	{
-		for (unsigned o = order; o <= PCM_MAX_ORDER; o++) {
-			struct pcm_page *s = &z->free_area[o][0]; /* dirty first */
-			if (s->next == s)
-				s = &z->free_area[o][1];
-			if (s->next == s)
-				continue;
-			struct pcm_page *pg = s->next;
-			int d = pg->flags & PCM_PGF_DIRTY;
-			free_remove(z, pg);
-			while (o > order) { /* split: the upper half stays free */
-				o--;
-				free_insert(z, pg + (1ul << o), o, d);
+	for (unsigned o = order; o <= PCM_MAX_ORDER; o++) {
+		struct pcm_page *s = &z->free_area[o];
+		if (pcm_list_empty(s))
+			continue;
+		struct pcm_page *pg = s->next;
+		if (o < REGION_ORDER) {
+			unsigned best = 0;
+			int k = 0;
+			for (struct pcm_page *c = s->next; c != s && k < PLACEMENT_CANDIDATES;
+			     c = c->next, k++) {
+				struct pcm_arena *a = pcm_arena_of_page(c);
+				unsigned used = a->region_used[pcm_page_index(c) / REGION_PAGES];
+				if (used > best || k == 0) {
+					best = used;
+					pg = c;
+				}
 			}
-			*dirty = d;
-			z->used_pages += 1ul << order;
-			return pg;
 		}
+		free_remove(z, pg);
+		while (o > order) { /* split: the upper half stays free */
+			o--;
+			free_insert(z, pg + (1ul << o), o);
+		}
+		return pg;
 	}
 	return NULL;
 }
 
-/* Like take_block, but when no block is large enough: first purge dirty
- * memory (purged blocks coalesce with their clean buddies), then grow the
- * zone by an arena.  Called and returns with the zone lock held; drops it
- * while purging. */
-static struct pcm_page *alloc_block(struct pcm_zone *z, unsigned order,
-				    int *dirty)
+/* Takes a block; grows the zone when none is large enough.  Never purges:
+ * free blocks coalesce whatever their state, so a miss means the zone is
+ * really too full or too fragmented.  Zone lock held. */
+static struct pcm_page *alloc_block(struct pcm_zone *z, unsigned order)
 {
-	struct pcm_page *pg = take_block(z, order, dirty);
-	if (pg)
+	struct pcm_page *pg = take_block(z, order);
+	if (pg || !grow(z))
 		return pg;
-	if (z->dirty_pages >= (1ul << order) && !z->purge_failed) {
-		pcm_unlock(&z->lock);
-		pcm_zone_purge(z, 0);
-		pcm_lock(&z->lock);
-		if ((pg = take_block(z, order, dirty)))
-			return pg;
+	return take_block(z, order);
+}
+
+/* Pages [idx, idx + n) of a taken block are handed out: they leave the
+ * dirty count, and their map bits are cleared.  Returns 1 when they all
+ * read as zero (none was dirty).  Zone lock held. */
+static int hand_out(struct pcm_zone *z, struct pcm_page *head, size_t n)
+{
+	struct pcm_arena *a = pcm_arena_of_page(head);
+	size_t idx = pcm_page_index(head), d = dirty_count(a, idx, n);
+	if (d) {
+		dirty_clear(a, idx, n);
+		z->dirty_pages -= d;
 	}
-	if (!grow(z))
-		return NULL;
-	return take_block(z, order, dirty);
+	z->used_pages += n;
+	regions_add(a, idx, n, 1);
+	return d == 0;
+}
+
+/* Pages [idx, idx + n) come back dirty.  Zone lock held. */
+static void take_back(struct pcm_zone *z, struct pcm_arena *a, size_t idx, size_t n)
+{
+	size_t d = dirty_count(a, idx, n); /* 0 unless a run's tail was free */
+	dirty_set(a, idx, n);
+	z->dirty_pages += n - d;
+	z->used_pages -= n;
+	regions_add(a, idx, n, -1);
 }
 
 /* THP: hint 2 MiB regions of slab memory once the process uses enough slab
@@ -186,13 +268,13 @@ static void slab_thp_hint(struct pcm_zone *z, struct pcm_page *pg,
 struct pcm_page *pcm_block_alloc(int zone, unsigned order, int *clean)
 {
 	struct pcm_zone *z = &pcm_zones[zone];
-	int dirty = 0;
 	pcm_lock(&z->lock);
-	struct pcm_page *pg = alloc_block(z, order, &dirty);
+	struct pcm_page *pg = alloc_block(z, order);
+	if (pg)
+		*clean = hand_out(z, pg, 1ul << order);
 	pcm_unlock(&z->lock);
 	if (pg && zone == PCM_ZONE_SLAB)
 		slab_thp_hint(z, pg, order);
-	*clean = !dirty;
 	return pg;
 }
 
@@ -200,11 +282,12 @@ void pcm_block_free(struct pcm_page *head, unsigned order)
 {
 	struct pcm_arena *a = pcm_arena_of_page(head);
 	struct pcm_zone *z = &pcm_zones[a->zone];
+	size_t idx = pcm_page_index(head);
 	pcm_lock(&z->lock);
-	z->used_pages -= 1ul << order;
-	free_block(z, a, pcm_page_index(head), order, 1);
+	take_back(z, a, idx, 1ul << order);
+	free_block(z, a, idx, order);
 	pcm_unlock(&z->lock);
-	pcm_zone_maybe_purge(z);
+	pcm_zone_maybe_purge(z, 0);
 }
 
 struct pcm_page *pcm_run_alloc(int zone, size_t npages, unsigned align_order,
@@ -216,17 +299,16 @@ struct pcm_page *pcm_run_alloc(int zone, size_t npages, unsigned align_order,
 	if (order > PCM_MAX_ORDER)
 		return NULL;
 	struct pcm_zone *z = &pcm_zones[zone];
-	int dirty = 0;
 	pcm_lock(&z->lock);
-	struct pcm_page *pg = alloc_block(z, order, &dirty);
-	if (pg && npages < (1ul << order)) {
+	struct pcm_page *pg = alloc_block(z, order);
+	if (pg) {
 		size_t idx = pcm_page_index(pg);
-		z->used_pages -= (1ul << order) - npages;
-		free_range(z, pcm_arena_of_page(pg), idx + npages,
-			   idx + (1ul << order), dirty);
+		*clean = hand_out(z, pg, npages);
+		if (npages < (1ul << order)) /* the tail stays free, as it was */
+			free_range(z, pcm_arena_of_page(pg), idx + npages,
+				   idx + (1ul << order));
 	}
 	pcm_unlock(&z->lock);
-	*clean = !dirty;
 	return pg;
 }
 
@@ -236,102 +318,188 @@ void pcm_run_free(struct pcm_page *head, size_t npages)
 	struct pcm_zone *z = &pcm_zones[a->zone];
 	size_t idx = pcm_page_index(head);
 	pcm_lock(&z->lock);
-	z->used_pages -= npages;
-	free_range(z, a, idx, idx + npages, 1);
+	take_back(z, a, idx, npages);
+	free_range(z, a, idx, idx + npages);
 	pcm_unlock(&z->lock);
-	pcm_zone_maybe_purge(z);
+	pcm_zone_maybe_purge(z, 0);
+}
+
+int pcm_run_grow(struct pcm_page *head, size_t npages, size_t more)
+{
+	struct pcm_arena *a = pcm_arena_of_page(head);
+	struct pcm_zone *z = &pcm_zones[a->zone];
+	size_t idx = pcm_page_index(head), end = idx + npages, want = end + more;
+	if (want > PCM_ARENA_PAGES)
+		return 0;
+	pcm_lock(&z->lock);
+	/* The pages after the run must all be free: find the free block
+	 * holding each page (a block's head is at its aligned start). */
+	size_t i = end;
+	while (i < want) {
+		struct pcm_page *b = NULL;
+		for (unsigned o = 0; o <= PCM_MAX_ORDER; o++) {
+			struct pcm_page *c = &a->pages[i & ~((1ul << o) - 1)];
+			if (c->kind == PCM_PG_FREE && c->order == o) {
+				b = c;
+				break;
+			}
+		}
+		if (!b) {
+			pcm_unlock(&z->lock);
+			return 0;
+		}
+		i = pcm_page_index(b) + (1ul << b->order);
+	}
+	/* Take those blocks out, keep [end, want), free the rest back. */
+	size_t lo = end, hi = end;
+	for (i = end; i < want;) {
+		struct pcm_page *b = NULL;
+		for (unsigned o = 0; o <= PCM_MAX_ORDER && !b; o++) {
+			struct pcm_page *c = &a->pages[i & ~((1ul << o) - 1)];
+			if (c->kind == PCM_PG_FREE && c->order == o)
+				b = c;
+		}
+		size_t bidx = pcm_page_index(b);
+		if (bidx < lo)
+			lo = bidx;
+		free_remove(z, b);
+		i = bidx + (1ul << b->order);
+		hi = i;
+	}
+	hand_out(z, &a->pages[end], more);
+	free_range(z, a, lo, end);
+	free_range(z, a, want, hi);
+	pcm_unlock(&z->lock);
+	return 1;
 }
 
 /* ---- giving memory back ---- */
 
 #define PURGE_BATCH 32
-#define PURGE_MIN_NS 100000000ull /* 100 ms */
+#define PURGE_MAX_CALLS 128 /* madvise calls one invocation makes at most */
+#define PURGE_SCAN 4096     /* free blocks one invocation looks at */
+#define PURGE_MIN_NS 200000000ull /* 200 ms */
 
-size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
+/* Dense 2 MiB regions keep their huge pages: pieces of them are purged
+ * only when it must (over budget, trim). */
+static int keep_dense(const struct pcm_page *pg, int gentle)
 {
-	size_t purged = 0;
+	if (!gentle || pg->order >= REGION_ORDER)
+		return 0;
+	const struct pcm_arena *a = pcm_arena_of_page(pg);
+	return a->region_used[pcm_page_index(pg) / REGION_PAGES] >= DENSE_PAGES;
+}
+
+static size_t purge(struct pcm_zone *z, size_t target, int reason)
+{
+	size_t purged = 0, calls = 0, scanned = 0;
+	int gentle = reason == PCM_PURGE_DECAY ||
+		     (reason == PCM_PURGE_BACKGROUND && z->dirty_pages <= target * 2);
 	struct pcm_page *batch[PURGE_BATCH];
 	if (__atomic_load_n(&z->purge_failed, __ATOMIC_RELAXED))
 		return 0;
 	pcm_lock(&z->lock);
 	/* At most what is dirty now: pages freed meanwhile by other threads
-	 * (which may be allocating and freeing as fast as we purge) wait for
-	 * the next call, so that one call's work is bounded. */
+	 * wait for the next call, so that one call's work is bounded. */
 	size_t budget = z->dirty_pages > target ? z->dirty_pages - target : 0;
-	for (int round = 0; round < 64 && z->dirty_pages > target && budget; round++) {
-		/* Coldest first: the tails of the dirty lists, largest blocks
-		 * first. */
-		size_t n = 0, want = z->dirty_pages - target;
-		if (want > budget)
-			want = budget;
+	while (budget && calls < PURGE_MAX_CALLS && scanned < PURGE_SCAN) {
+		/* Largest blocks first (whole huge pages before pieces of
+		 * them), coldest first: the tails of the lists. */
+		size_t n = 0, want = budget;
 		for (int o = PCM_MAX_ORDER; o >= 0 && n < PURGE_BATCH && want; o--) {
-			struct pcm_page *s = &z->free_area[o][0];
-			while (s->prev != s && n < PURGE_BATCH && want) {
-				struct pcm_page *pg = s->prev;
-				unsigned ord = pg->order;
+			struct pcm_page *s = &z->free_area[o];
+			for (struct pcm_page *pg = s->prev, *prev; pg != s && n < PURGE_BATCH &&
+			     want && scanned < PURGE_SCAN; pg = prev) {
+				prev = pg->prev;
+				scanned++;
+				struct pcm_arena *a = pcm_arena_of_page(pg);
+				size_t d = dirty_count(a, pcm_page_index(pg), 1ul << o);
+				if (!d || keep_dense(pg, gentle))
+					continue;
 				free_remove(z, pg);
 				pg->kind = PCM_PG_BUSY;
-				pg->order = (uint8_t)ord;
-				z->busy_pages += 1ul << ord;
+				pg->order = (uint8_t)o;
+				z->busy_pages += 1ul << o;
 				batch[n++] = pg;
-				want = (1ul << ord) >= want ? 0 : want - (1ul << ord);
-				budget = (1ul << ord) >= budget ? 0 : budget - (1ul << ord);
+				want = d >= want ? 0 : want - d;
 			}
 		}
 		if (!n)
 			break;
 		pcm_unlock(&z->lock);
-		int ok[PURGE_BATCH];
-		for (size_t i = 0; i < n; i++)
-			ok[i] = pcm_os_purge(pcm_page_addr(batch[i]),
-					     (1ul << batch[i]->order) << PCM_PAGE_SHIFT) == 0;
+		/* The blocks are ours: their map bits change only here. */
+		size_t done[PURGE_BATCH];
+		int failed = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct pcm_arena *a = pcm_arena_of_page(batch[i]);
+			size_t idx = pcm_page_index(batch[i]), end = idx + (1ul << batch[i]->order);
+			size_t from = idx, start, len;
+			done[i] = 0;
+			while (!failed && (len = next_dirty_run(a, &from, end, &start))) {
+				calls++;
+				if (pcm_os_purge((char *)a + (start << PCM_PAGE_SHIFT),
+						 len << PCM_PAGE_SHIFT) != 0) {
+					failed = 1; /* e.g. mlockall: contents stay */
+					break;
+				}
+				done[i] += len;
+				dirty_clear(a, start, len);
+			}
+		}
 		pcm_lock(&z->lock);
 		for (size_t i = 0; i < n; i++) {
 			unsigned ord = batch[i]->order;
 			z->busy_pages -= 1ul << ord;
-			if (ok[i])
-				purged += 1ul << ord;
-			else /* e.g. mlockall: contents stay, and so does the flag */
-				z->purge_failed = 1;
-			free_block(z, pcm_arena_of_page(batch[i]),
-				   pcm_page_index(batch[i]), ord, !ok[i]);
+			z->dirty_pages -= done[i];
+			purged += done[i];
+			budget = done[i] >= budget ? 0 : budget - done[i];
+			free_block(z, pcm_arena_of_page(batch[i]), pcm_page_index(batch[i]), ord);
 		}
-		if (z->purge_failed)
+		if (failed) {
+			z->purge_failed = 1;
 			break;
-		z->purge_calls += n;
+		}
 	}
+	z->purge_calls += calls;
 	z->purged_pages += purged;
+	z->purge_calls_by[reason] += calls;
+	z->purged_pages_by[reason] += purged;
 	z->last_purge_ns = pcm_os_now_ns();
 	pcm_unlock(&z->lock);
 	return purged;
 }
 
-void pcm_zone_maybe_purge(struct pcm_zone *z)
+size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
 {
-	/* Budget: the configured floor, or an eighth of what is in use.  Over
-	 * budget, purge to half of it, at most every PURGE_MIN_NS so that a
-	 * working set freed and retaken in a loop is not refaulted each time;
-	 * far over it (4x), at once.  Under budget, unused memory decays: half
-	 * of it goes each decay period. */
+	return purge(z, target, PCM_PURGE_TRIM);
+}
+
+void pcm_zone_maybe_purge(struct pcm_zone *z, int background)
+{
+	/* Budget: the configured floor, or a quarter of what is in use.  Over
+	 * budget, purge to 3/4 of it, at most every PURGE_MIN_NS, so that a
+	 * working set freed and retaken in a loop is not refaulted each time
+	 * and the madvise calls a second are bounded (PURGE_MAX_CALLS per
+	 * invocation).  Under budget, unused memory decays: half of it goes
+	 * each decay period, leaving dense huge pages whole. */
 	size_t dirty = __atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED);
 	if (!dirty)
 		return;
 	size_t used = __atomic_load_n(&z->used_pages, __ATOMIC_RELAXED);
-	size_t budget = pcm_conf.dirty_max_pages > used / 8 ? pcm_conf.dirty_max_pages
-							    : used / 8;
-	uint64_t since = pcm_os_now_ns() - z->last_purge_ns;
-	if (dirty > budget && (since > PURGE_MIN_NS || dirty / 4 > budget))
-		pcm_zone_purge(z, budget / 2);
+	size_t budget = pcm_conf.dirty_max_pages > used / 4 ? pcm_conf.dirty_max_pages
+							    : used / 4;
+	uint64_t since = pcm_os_now_ns() - __atomic_load_n(&z->last_purge_ns, __ATOMIC_RELAXED);
+	if (dirty > budget && since > PURGE_MIN_NS)
+		purge(z, budget / 4 * 3, background ? PCM_PURGE_BACKGROUND : PCM_PURGE_BUDGET);
 	else if (since > pcm_conf.decay_ns)
-		pcm_zone_purge(z, dirty / 2);
+		purge(z, dirty / 2, background ? PCM_PURGE_BACKGROUND : PCM_PURGE_DECAY);
 }
 
 void pcm_zone_abandon(struct pcm_zone *z)
 {
 	zone_gen[z->id]++;
 	for (int o = 0; o < PCM_NR_ORDERS; o++) {
-		pcm_list_init(&z->free_area[o][0]);
-		pcm_list_init(&z->free_area[o][1]);
+		pcm_list_init(&z->free_area[o]);
 		z->nr_free[o] = 0;
 	}
 	z->free_pages = z->dirty_pages = z->busy_pages = 0;

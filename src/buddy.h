@@ -5,10 +5,16 @@
  * PCM_PG_FREE; a block leaving the free lists loses that mark, so a FREE
  * descriptor is always a list member.
  *
- * Each free block remembers whether its pages may be resident and dirty.
- * Dirty memory beyond a budget, or left unused past a decay time, is given
- * back to the OS (MADV_DONTNEED) without holding the zone lock over the
- * system call.  Fresh or purged pages read as zero, which calloc relies on.
+ * Free blocks coalesce whatever the state of their pages; a bit a page in
+ * the arena's dirty map says which free pages may be resident with non-zero
+ * contents.  Dirty memory beyond a budget, or left unused past a decay
+ * time, is given back to the OS (MADV_DONTNEED, one call per run of dirty
+ * pages, a bounded number per invocation) without holding the zone lock
+ * over the system call; never as a side effect of an allocation that
+ * misses.  Fresh or purged pages read as zero, which calloc relies on.
+ * Placement is hugepage-aware: allocations go to the most used 2 MiB
+ * regions among the candidates, whole free regions are purged first, and
+ * decay leaves the pieces of dense regions alone.
  */
 #ifndef PCM_BUDDY_H
 #define PCM_BUDDY_H
@@ -32,11 +38,17 @@ struct pcm_page *pcm_run_alloc(int zone, size_t npages, unsigned align_order,
 			       int *clean);
 void pcm_run_free(struct pcm_page *head, size_t npages);
 
-/* Gives back dirty free pages if the zone is over budget or its decay time
- * has passed.  Call without locks held. */
-void pcm_zone_maybe_purge(struct pcm_zone *z);
+/* Extends the run of npages pages at head by `more` pages in place when
+ * the pages after it are free: 1 on success (the caller describes them). */
+int pcm_run_grow(struct pcm_page *head, size_t npages, size_t more);
 
-/* Purges until at most `target` dirty pages remain; returns pages purged. */
+/* Gives back dirty free pages if the zone is over budget or its decay time
+ * has passed (`background`: called by the background worker, for the
+ * statistics).  Call without locks held. */
+void pcm_zone_maybe_purge(struct pcm_zone *z, int background);
+
+/* Purges (for malloc_trim) until at most `target` dirty pages remain, or
+ * what was dirty at the call is purged; returns pages purged. */
 size_t pcm_zone_purge(struct pcm_zone *z, size_t target);
 
 /* Fork repair: forget every arena of the zone (their pages leak). */

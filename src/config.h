@@ -5,8 +5,10 @@
  *   arena  64 MiB of address space aligned to 64 MiB: its header and page
  *          descriptors are found by masking any pointer into it
  *   order  a buddy block of 2^order pages; the largest is 16 MiB
- *   class  a small size class, 16 B .. 32 KiB, served from slabs
- *   large  a run of pages from the buddy allocator, above 32 KiB up to 4 MiB
+ *   class  a size class, 16 B .. 1 MiB, cached per CPU: up to 32 KiB
+ *          objects of slabs, above that runs of pages holding one object
+ *   large  an exact run of pages from the buddy allocator, above 1 MiB up
+ *          to 4 MiB (and calloc or large alignments above 32 KiB)
  *   huge   a direct mmap, above 4 MiB or for alignments the buddy can't give
  */
 #ifndef PCM_CONFIG_H
@@ -29,9 +31,10 @@
 #define PCM_VA_BITS 47
 
 #define PCM_MIN_ALIGN 16
-#define PCM_SMALL_MAX 32768UL         /* largest size class */
+#define PCM_SMALL_MAX 32768UL         /* largest class with many objects a slab */
+#define PCM_CLASS_MAX (1UL << 20)     /* largest size class */
 #define PCM_LARGE_MAX (4UL << 20)     /* largest buddy page run */
-#define PCM_NR_CLASSES 73             /* class 0 is "not a slab" */
+#define PCM_NR_CLASSES 113            /* class 0 is "not a slab" */
 #define PCM_MAX_SLAB_ORDER 5          /* slabs are at most 128 KiB */
 
 #define PCM_CACHE_LINE 64

@@ -47,6 +47,23 @@ void pcm_large_free(struct pcm_page *head)
 	pcm_run_free(head, npages);
 }
 
+int pcm_large_grow(struct pcm_page *head, size_t n)
+{
+	size_t want = pcm_align_up(n, PCM_PAGE_SIZE) >> PCM_PAGE_SHIFT;
+	size_t npages = head->run_pages;
+	if (want <= npages)
+		return 1;
+	if (!pcm_run_grow(head, npages, want - npages))
+		return 0;
+	for (size_t i = npages; i < want; i++) {
+		head[i].kind = PCM_PG_LARGE;
+		head[i].cls = 0;
+		head[i].head_off = (uint16_t)i;
+	}
+	head->run_pages = want;
+	return 1;
+}
+
 void pcm_large_shrink(struct pcm_page *head, size_t n)
 {
 	size_t keep = pcm_align_up(n, PCM_PAGE_SIZE) >> PCM_PAGE_SHIFT;

@@ -21,6 +21,9 @@ struct pcm_page *pcm_large_check(const char *call, void *p, struct pcm_page *pg)
 
 void pcm_large_free(struct pcm_page *head);
 /* Shrinks the run to hold n bytes, giving back its tail. */
+/* Grows the run at head to hold n bytes in place, taking the free pages
+ * after it: 1 on success. */
+int pcm_large_grow(struct pcm_page *head, size_t n);
 void pcm_large_shrink(struct pcm_page *head, size_t n);
 
 PCM_END_DECLS

@@ -23,9 +23,12 @@ static uint16_t cap_of[PCM_NR_CLASSES], begin_of[PCM_NR_CLASSES];
 static uint16_t batch_of[PCM_NR_CLASSES];
 static size_t bound_bytes; /* what one region can hold at most */
 
+/* A region: the headers, the idle scan's marks, the set-up state, then the
+ * slots. */
 #define HDR_BYTES (PCM_NR_CLASSES * 8)
-#define STATE_OFF 1016 /* a region's set-up state, after the headers */
-#define FIRST_SLOT 128 /* slots below hold headers and state */
+#define SEEN_OFF HDR_BYTES
+#define STATE_OFF ((SEEN_OFF + 2 * PCM_NR_CLASSES + 7) & ~7)
+#define FIRST_SLOT ((STATE_OFF + 8) / 8) /* slots below hold the above */
 #define REGION_SLOTS (1u << (PCM_PERCPU_SHIFT - 3))
 #define MAX_BATCH 64
 
@@ -89,12 +92,17 @@ int pcm_percpu_init_process(void)
 		off_reason = "rseq registration failed";
 		return 0;
 	}
-	/* Capacities: about 32 KiB of objects a class, 4..256 objects. */
+	/* Capacities: about 32 KiB of objects a small class, 4..256 objects;
+	 * a large class about 128 KiB, at least one object. */
 	unsigned slot = FIRST_SLOT;
 	bound_bytes = 0;
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
-		size_t n = 32768 / pcm_class_info[c].size;
-		cap_of[c] = (uint16_t)(n < 4 ? 4 : n > 256 ? 256 : n);
+		size_t size = pcm_class_info[c].size, n = 32768 / size;
+		if (pcm_class_is_large(c))
+			n = (128u << 10) / size ? (128u << 10) / size : 1;
+		else
+			n = n < 4 ? 4 : n > 256 ? 256 : n;
+		cap_of[c] = (uint16_t)n;
 		batch_of[c] = (uint16_t)(cap_of[c] / 2 > MAX_BATCH ? MAX_BATCH : cap_of[c] / 2);
 		begin_of[c] = (uint16_t)slot;
 		slot += cap_of[c];
@@ -425,9 +433,6 @@ static inline int stopped(uint64_t h)
 }
 
 /* Last `current` seen by an idle scan, per header: after the headers. */
-#define SEEN_OFF 640
-_Static_assert(HDR_BYTES <= SEEN_OFF && SEEN_OFF + 2 * PCM_NR_CLASSES <= STATE_OFF,
-	       "region header layout (seen)");
 
 static inline uint16_t *seen(char *r, unsigned cls)
 {
@@ -540,10 +545,10 @@ size_t pcm_percpu_drain(int idle_only)
 	return n;
 }
 
-void pcm_percpu_totals(size_t *objs, size_t *bytes, size_t *regions,
-		       size_t *bound)
+void pcm_percpu_totals(size_t *objs, size_t *bytes, size_t *large_bytes,
+		       size_t *regions, size_t *bound)
 {
-	size_t o = 0, b = 0, nr = 0;
+	size_t o = 0, b = 0, lb = 0, nr = 0;
 	for (unsigned cid = 0; pcm_percpu_base && cid < nr_regions; cid++) {
 		char *r = region(cid);
 		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != 2)
@@ -553,8 +558,11 @@ void pcm_percpu_totals(size_t *objs, size_t *bytes, size_t *regions,
 			uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED);
 			unsigned cur = h & 0xffff;
 			if (cur > begin_of[c]) {
-				o += cur - begin_of[c];
-				b += (size_t)(cur - begin_of[c]) * pcm_class_info[c].size;
+				size_t k = cur - begin_of[c];
+				o += k;
+				b += k * pcm_class_info[c].size;
+				if (pcm_class_is_large(c))
+					lb += k * pcm_class_info[c].size;
 			}
 		}
 	}
@@ -562,9 +570,12 @@ void pcm_percpu_totals(size_t *objs, size_t *bytes, size_t *regions,
 		unsigned n = __atomic_load_n(&xfer[c].n, __ATOMIC_RELAXED);
 		o += n;
 		b += (size_t)n * pcm_class_info[c].size;
+		if (pcm_class_is_large(c))
+			lb += (size_t)n * pcm_class_info[c].size;
 	}
 	*objs = o;
 	*bytes = b;
+	*large_bytes = lb;
 	*regions = nr;
 	*bound = bound_bytes;
 }

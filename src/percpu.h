@@ -180,8 +180,8 @@ int pcm_percpu_holds(struct pcm_rseq *rs, unsigned cls, void *p);
  * protocol in percpu.c.  Returns the objects given back. */
 size_t pcm_percpu_drain(int idle_only);
 /* Racy sums for statistics. */
-void pcm_percpu_totals(size_t *objs, size_t *bytes, size_t *regions,
-		       size_t *bound_bytes);
+void pcm_percpu_totals(size_t *objs, size_t *bytes, size_t *large_bytes,
+		       size_t *regions, size_t *bound_bytes);
 /* Why per-CPU mode is off, or NULL when on. */
 const char *pcm_percpu_off_reason(void);
 void pcm_percpu_after_fork_child(uint32_t forker_tid);

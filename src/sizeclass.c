@@ -3,6 +3,7 @@
 
 uint8_t pcm_class_small[(1024 >> 4) + 1];
 uint8_t pcm_class_mid[(PCM_SMALL_MAX >> 7) + 1];
+uint8_t pcm_class_large[(PCM_CLASS_MAX >> 12) + 1];
 struct pcm_class_info pcm_class_info[PCM_NR_CLASSES];
 uint64_t pcm_class_magic[PCM_NR_CLASSES];
 
@@ -33,10 +34,23 @@ static void set_class(unsigned cls, size_t size)
 {
 	struct pcm_class_info *ci = &pcm_class_info[cls];
 	ci->size = (uint32_t)size;
-	ci->order = (uint8_t)pick_order(size);
-	ci->nobjs = (uint16_t)((PCM_PAGE_SIZE << ci->order) / size);
-	size_t max = 65536 / size; /* about 64 KiB a class, 4..128 objects */
-	ci->cache_max = (uint16_t)(max < 4 ? 4 : max > 128 ? 128 : max);
+	if (size > PCM_SMALL_MAX) { /* one object, a run of exactly its pages */
+		ci->order = (uint8_t)pcm_log2_up(size >> PCM_PAGE_SHIFT);
+		ci->nobjs = 1;
+		ci->slab_pages = (uint16_t)(size >> PCM_PAGE_SHIFT);
+	} else {
+		ci->order = (uint8_t)pick_order(size);
+		ci->nobjs = (uint16_t)((PCM_PAGE_SIZE << ci->order) / size);
+		ci->slab_pages = (uint16_t)(1u << ci->order);
+	}
+	/* Thread caches: about 64 KiB a class, 4..128 objects; large classes
+	 * about 256 KiB, at least one. */
+	size_t max = 65536 / size;
+	if (size > PCM_SMALL_MAX)
+		max = (256u << 10) / size ? (256u << 10) / size : 1;
+	else
+		max = max < 4 ? 4 : max > 128 ? 128 : max;
+	ci->cache_max = (uint16_t)max;
 	ci->batch = (uint16_t)(ci->cache_max / 2 ? ci->cache_max / 2 : 1);
 	ci->div_magic = UINT64_MAX / size + 1;
 	pcm_class_magic[cls] = ci->div_magic;
@@ -47,7 +61,7 @@ void pcm_sizeclass_init(void)
 	unsigned cls = 0;
 	for (size_t s = 16; s <= 128; s += 16)
 		set_class(++cls, s);
-	for (size_t base = 128; base < PCM_SMALL_MAX; base *= 2)
+	for (size_t base = 128; base < PCM_CLASS_MAX; base *= 2)
 		for (size_t s = base + base / 8; s <= base * 2; s += base / 8)
 			set_class(++cls, s);
 	/* cls == PCM_NR_CLASSES - 1 here */
@@ -65,11 +79,18 @@ void pcm_sizeclass_init(void)
 			c++;
 		pcm_class_mid[i] = (uint8_t)c;
 	}
+	c = 1;
+	for (size_t i = 0; i <= PCM_CLASS_MAX >> 12; i++) {
+		size_t n = i << 12;
+		while (pcm_class_info[c].size < n)
+			c++;
+		pcm_class_large[i] = (uint8_t)c;
+	}
 }
 
 unsigned pcm_size_class_aligned(size_t n, size_t align)
 {
-	if (n > PCM_SMALL_MAX)
+	if (n > PCM_CLASS_MAX)
 		return 0;
 	for (unsigned c = pcm_size_class(n ? n : 1); c && c < PCM_NR_CLASSES; c++)
 		if (!(pcm_class_info[c].size & (align - 1)))

@@ -10,7 +10,12 @@ uintptr_t pcm_secret;
 uintptr_t pcm_free_key;
 struct pcm_class pcm_classes[PCM_NR_CLASSES];
 
-#define EMPTY_KEEP 1 /* empty slabs a class keeps */
+/* Empty slabs a class keeps: one for small classes; none for large ones,
+ * whose objects the CPU caches keep. */
+static inline size_t empty_keep(unsigned cls)
+{
+	return pcm_class_is_large(cls) ? 0 : 1;
+}
 
 void pcm_slabs_init(void)
 {
@@ -52,10 +57,13 @@ static struct pcm_page *slab_new(unsigned cls)
 {
 	const struct pcm_class_info *ci = &pcm_class_info[cls];
 	int clean;
-	struct pcm_page *head = pcm_block_alloc(PCM_ZONE_SLAB, ci->order, &clean);
+	struct pcm_page *head =
+		pcm_class_is_large(cls)
+			? pcm_run_alloc(PCM_ZONE_LARGE, ci->slab_pages, 0, &clean)
+			: pcm_block_alloc(PCM_ZONE_SLAB, ci->order, &clean);
 	if (!head)
 		return NULL;
-	size_t npages = 1ul << ci->order;
+	size_t npages = ci->slab_pages;
 	for (size_t i = 0; i < npages; i++) {
 		struct pcm_page *pg = head + i;
 		pg->kind = PCM_PG_SLAB;
@@ -74,14 +82,18 @@ static struct pcm_page *slab_new(unsigned cls)
 
 static void slab_release(struct pcm_page *head)
 {
-	unsigned order = head->order;
+	unsigned cls = head->cls, order = head->order;
+	size_t npages = pcm_class_info[cls].slab_pages;
 	/* Every page forgets the slab, so a late free of one of its objects
 	 * is not taken for a live object's. */
-	for (size_t i = 0; i < (1ul << order); i++) {
+	for (size_t i = 0; i < npages; i++) {
 		head[i].cls = 0;
 		head[i].kind = PCM_PG_NONE;
 	}
-	pcm_block_free(head, order);
+	if (pcm_class_is_large(cls))
+		pcm_run_free(head, npages);
+	else
+		pcm_block_free(head, order);
 }
 
 /* Takes up to `want` objects: into arr[] when arr is set, else as an
@@ -191,7 +203,7 @@ static void put(unsigned cls, void **arr, void *list, unsigned n)
 			c->nr_partial++;
 		}
 		if (head->inuse == 0) {
-			if (c->nr_empty < EMPTY_KEEP) {
+			if (c->nr_empty < empty_keep(cls)) {
 				c->nr_empty++;
 			} else {
 				pcm_list_del(head);

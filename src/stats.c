@@ -38,19 +38,25 @@ void pcm_stats_collect(struct pcmalloc_stats *st)
 		return;
 	size_t hc, hb, hmc, hmb;
 	pcm_huge_totals(&hc, &hb, &hmc, &hmb);
-	size_t pc_objs, pc_bytes, pc_regions, pc_bound;
-	pcm_tcache_totals(&st->cached_objects, &st->cached_bytes, &st->threads);
-	pcm_percpu_totals(&pc_objs, &pc_bytes, &pc_regions, &pc_bound);
+	size_t pc_objs, pc_bytes, pc_large, pc_regions, pc_bound, tc_large;
+	pcm_tcache_totals(&st->cached_objects, &st->cached_bytes, &tc_large, &st->threads);
+	pcm_percpu_totals(&pc_objs, &pc_bytes, &pc_large, &pc_regions, &pc_bound);
 	st->cached_objects += pc_objs;
 	st->cached_bytes += pc_bytes;
-	size_t small_out_bytes = 0;
+	size_t small_out_bytes = 0, large_out_bytes = 0, class_runs_bytes = 0;
 	for (unsigned cls = 1; cls < PCM_NR_CLASSES; cls++) {
 		struct class_snap s;
 		snap_class(cls, &s);
+		size_t bytes = s.slabs * ((size_t)pcm_class_info[cls].slab_pages << PCM_PAGE_SHIFT);
 		st->slab_objects += s.objs_out;
 		st->slabs += s.slabs;
-		st->slab_bytes += s.slabs * (PCM_PAGE_SIZE << pcm_class_info[cls].order);
-		small_out_bytes += s.objs_out * pcm_class_info[cls].size;
+		st->slab_bytes += bytes;
+		if (pcm_class_is_large(cls)) { /* runs of the large zone */
+			class_runs_bytes += bytes;
+			large_out_bytes += s.objs_out * pcm_class_info[cls].size;
+		} else {
+			small_out_bytes += s.objs_out * pcm_class_info[cls].size;
+		}
 	}
 	size_t purged = 0, dirty = 0, free_pages = 0, arenas = 0;
 	for (int z = 0; z < PCM_NR_ZONES; z++) {
@@ -59,13 +65,21 @@ void pcm_stats_collect(struct pcmalloc_stats *st)
 		free_pages += zn->free_pages + zn->busy_pages;
 		dirty += zn->dirty_pages;
 		purged += zn->purged_pages;
+		st->purge_calls += zn->purge_calls;
 		arenas += zn->nr_arenas;
-		if (z == PCM_ZONE_LARGE)
-			st->large_allocated = zn->used_pages << PCM_PAGE_SHIFT;
+		if (z == PCM_ZONE_LARGE) /* exact runs, not the classes' */
+			st->large_allocated = (zn->used_pages << PCM_PAGE_SHIFT) -
+					      (class_runs_bytes < (zn->used_pages << PCM_PAGE_SHIFT)
+						       ? class_runs_bytes
+						       : zn->used_pages << PCM_PAGE_SHIFT);
 		pcm_unlock(&zn->lock);
 	}
-	st->small_allocated = small_out_bytes > st->cached_bytes
-				      ? small_out_bytes - st->cached_bytes : 0;
+	/* Objects out of slabs and not in a cache are live: up to 32 KiB
+	 * "small"; large-class objects count with the exact runs as "large". */
+	size_t exact_runs = st->large_allocated;
+	size_t large_cached = pc_large + tc_large, small_cached = st->cached_bytes - large_cached;
+	st->small_allocated = small_out_bytes > small_cached ? small_out_bytes - small_cached : 0;
+	st->large_allocated += large_out_bytes > large_cached ? large_out_bytes - large_cached : 0;
 	st->huge_allocated = hb;
 	st->huge_count = hc;
 	st->allocated = st->small_allocated + st->large_allocated + hb;
@@ -77,7 +91,7 @@ void pcm_stats_collect(struct pcmalloc_stats *st)
 	st->mapped = __atomic_load_n(&pcm_arena_mapped_bytes, __ATOMIC_RELAXED) +
 		     hb + pcm_meta_bytes();
 	/* Resident estimate: pages in use, dirty free pages, metadata. */
-	size_t used_pages = (st->slab_bytes + st->large_allocated) >> PCM_PAGE_SHIFT;
+	size_t used_pages = (st->slab_bytes + exact_runs) >> PCM_PAGE_SHIFT;
 	st->resident = ((used_pages + dirty + arenas * PCM_META_PAGES)
 			<< PCM_PAGE_SHIFT) + hb + pcm_meta_bytes();
 	st->cache_mode = pcm_percpu_base ? PCMALLOC_CACHE_PER_CPU
@@ -101,8 +115,8 @@ void pcm_stats_print(int fd)
 	pcm_stats_collect(&st);
 	pcm_out_printf(&o, "------ pcmalloc statistics (version %s) ------\n",
 		       PCMALLOC_VERSION);
-	size_t pc_objs, pc_bytes, pc_regions, pc_bound;
-	pcm_percpu_totals(&pc_objs, &pc_bytes, &pc_regions, &pc_bound);
+	size_t pc_objs, pc_bytes, pc_large, pc_regions, pc_bound;
+	pcm_percpu_totals(&pc_objs, &pc_bytes, &pc_large, &pc_regions, &pc_bound);
 	if (!pcm_conf.tcache)
 		pcm_out_printf(&o, "cache mode:      none (tcache:0)\n");
 	else if (pcm_percpu_base)
@@ -160,13 +174,24 @@ void pcm_stats_print(int fd)
 		pcm_lock(&zn->lock);
 		memcpy(nr, zn->nr_free, sizeof nr);
 		size_t used = zn->used_pages;
-		unsigned long long calls = zn->purge_calls;
+		uint64_t calls[PCM_NR_PURGE], pages[PCM_NR_PURGE];
+		memcpy(calls, zn->purge_calls_by, sizeof calls);
+		memcpy(pages, zn->purged_pages_by, sizeof pages);
 		pcm_unlock(&zn->lock);
-		pcm_out_printf(&o, "buddyinfo %-5s (used %zu pages, %llu purges):",
-			       z == PCM_ZONE_SLAB ? "slab" : "large", used, calls);
+		pcm_out_printf(&o, "buddyinfo %-5s (used %zu pages; free blocks by order):",
+			       z == PCM_ZONE_SLAB ? "slab" : "large", used);
 		for (int i = 0; i < PCM_NR_ORDERS; i++)
 			pcm_out_printf(&o, " %zu", nr[i]);
-		pcm_out_printf(&o, "\n");
+		pcm_out_printf(&o, "\n  purged (madvise calls/pages): budget %llu/%llu, "
+			       "decay %llu/%llu, trim %llu/%llu, background %llu/%llu\n",
+			       (unsigned long long)calls[PCM_PURGE_BUDGET],
+			       (unsigned long long)pages[PCM_PURGE_BUDGET],
+			       (unsigned long long)calls[PCM_PURGE_DECAY],
+			       (unsigned long long)pages[PCM_PURGE_DECAY],
+			       (unsigned long long)calls[PCM_PURGE_TRIM],
+			       (unsigned long long)pages[PCM_PURGE_TRIM],
+			       (unsigned long long)calls[PCM_PURGE_BACKGROUND],
+			       (unsigned long long)pages[PCM_PURGE_BACKGROUND]);
 	}
 	pcm_out_flush(&o);
 	errno = saved;

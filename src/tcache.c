@@ -241,20 +241,24 @@ static void thread_exit(void *arg)
 	errno = saved;
 }
 
-void pcm_tcache_totals(size_t *objs, size_t *bytes, size_t *threads)
+void pcm_tcache_totals(size_t *objs, size_t *bytes, size_t *large_bytes,
+		       size_t *threads)
 {
-	size_t o = 0, by = 0;
+	size_t o = 0, by = 0, lb = 0;
 	pcm_lock(&registry_lock);
 	for (struct pcm_tcache *tc = registry; tc; tc = tc->next)
 		for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
 			size_t n = __atomic_load_n(&tc->bins[c].count, __ATOMIC_RELAXED);
 			o += n;
 			by += n * pcm_class_info[c].size;
+			if (pcm_class_is_large(c))
+				lb += n * pcm_class_info[c].size;
 		}
 	*threads = nr_caches;
 	pcm_unlock(&registry_lock);
 	*objs = o;
 	*bytes = by;
+	*large_bytes = lb;
 }
 
 void pcm_tcache_after_fork_child(uint32_t forker_tid)

@@ -94,7 +94,8 @@ PCM_INLINE void pcm_cache_push(unsigned cls, void *p)
 void pcm_tcache_flush(void);
 void pcm_tcache_init_process(void);
 /* Racy sums over live caches: objects and bytes cached, caches alive. */
-void pcm_tcache_totals(size_t *objs, size_t *bytes, size_t *threads);
+void pcm_tcache_totals(size_t *objs, size_t *bytes, size_t *large_bytes,
+		       size_t *threads);
 /* Fork repair: only the calling thread's cache survives in the child. */
 void pcm_tcache_after_fork_child(uint32_t forker_tid);
 

@@ -39,7 +39,6 @@ enum {
 };
 
 /* pcm_page.flags */
-#define PCM_PGF_DIRTY 0x01    /* free block: may hold non-zero data */
 #define PCM_PGF_GEN_SHIFT 1   /* slab: generation of its class (fork repair) */
 
 /*
@@ -66,6 +65,15 @@ _Static_assert(sizeof(struct pcm_page) == 32, "page descriptor size");
 
 enum { PCM_ZONE_SLAB = 0, PCM_ZONE_LARGE = 1, PCM_NR_ZONES = 2 };
 
+/* Why memory was purged (statistics). */
+enum pcm_purge_reason {
+	PCM_PURGE_BUDGET = 0, /* dirty memory over the budget, on a free */
+	PCM_PURGE_DECAY,      /* unused for a decay period, on a free */
+	PCM_PURGE_TRIM,       /* malloc_trim */
+	PCM_PURGE_BACKGROUND, /* the background worker (budget or decay) */
+	PCM_NR_PURGE
+};
+
 #define PCM_ARENA_MAGIC 0x70636d6172656e61ull /* "pcmarena" */
 
 struct pcm_arena {
@@ -79,6 +87,12 @@ struct pcm_arena {
 	uint8_t gen; /* zone generation at creation (fork repair) */
 	uint32_t thp_mask; /* 2 MiB regions that got MADV_HUGEPAGE */
 	size_t free_pages;
+	/* Pages handed out, per 2 MiB region (hugepage-aware placement). */
+	uint16_t region_used[PCM_ARENA_SIZE >> PCM_HUGEPAGE_SHIFT];
+	/* One bit a page: set while the page is free and may be resident
+	 * with non-zero contents (freed after use, not yet purged).  Clear for
+	 * pages in use, fresh from the OS, or purged. */
+	uint64_t dirty_map[PCM_ARENA_PAGES / 64];
 };
 
 /* Pages at the start of an arena that hold its metadata. */
@@ -88,12 +102,13 @@ struct pcm_arena {
 struct pcm_zone {
 	pcm_lock_t lock;
 	uint8_t id;
-	/* Free lists (sentinels) per order: [0] dirty blocks, [1] clean ones,
-	 * so allocation reuses dirty memory first and purging finds it at once. */
-	struct pcm_page free_area[PCM_NR_ORDERS][2];
+	/* Free lists (sentinels) per order, most recently freed first.  Free
+	 * blocks coalesce whatever their pages' state: which pages are dirty
+	 * is in the arenas' dirty_map. */
+	struct pcm_page free_area[PCM_NR_ORDERS];
 	size_t nr_free[PCM_NR_ORDERS];
 	size_t free_pages;  /* in free blocks */
-	size_t dirty_pages; /* of which may be resident */
+	size_t dirty_pages; /* of which may be resident (dirty_map bits) */
 	size_t busy_pages;  /* out of the lists while being purged */
 	struct pcm_arena *arenas;
 	size_t nr_arenas;
@@ -101,13 +116,15 @@ struct pcm_zone {
 	uint64_t last_purge_ns;
 	int purge_failed; /* madvise refused (locked memory): stop purging */
 	uint64_t purge_calls, purged_pages;
+	uint64_t purge_calls_by[PCM_NR_PURGE], purged_pages_by[PCM_NR_PURGE];
 } __attribute__((aligned(PCM_CACHE_LINE)));
 
 /* Read-only after start-up: the geometry of a size class. */
 struct pcm_class_info {
 	uint32_t size;
 	uint16_t nobjs;     /* objects per slab */
-	uint8_t order;      /* slab order */
+	uint16_t slab_pages; /* pages a slab spans */
+	uint8_t order;      /* slab order (small classes: a buddy block) */
 	uint16_t cache_max; /* thread-cache bound (objects) */
 	uint16_t batch;     /* objects moved per refill / drain */
 	uint64_t div_magic; /* off % size == 0 <=> off * magic <= magic - 1 */

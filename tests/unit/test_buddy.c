@@ -4,7 +4,10 @@
  * free list is checked (kinds, orders, alignment, full coalescing, counters)
  * and every page of every arena is accounted for exactly once: metadata, a
  * free block, or one live allocation (whose pages carry a tag checked at
- * free).  Then purging, decay, THP hints and running out of memory.
+ * free), and the dirty map holds exactly the free pages that were used and
+ * not purged since.  Then: a miss never purges (free blocks coalesce
+ * whatever their state), growing a run in place, purging (budget, decay,
+ * whole blocks before pieces), THP hints and running out of memory.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -72,14 +75,12 @@ static void check_zone(int zi)
 		}
 	for (unsigned o = 0; o <= PCM_MAX_ORDER; o++) {
 		size_t count = 0;
-		for (int clean = 0; clean < 2; clean++) {
-		struct pcm_page *s = &z->free_area[o][clean];
+		{
+		struct pcm_page *s = &z->free_area[o];
 		for (struct pcm_page *pg = s->next; pg != s; pg = pg->next) {
 			count++;
 			REQUIRE(pg->next->prev == pg);
 			CHECK(pg->kind == PCM_PG_FREE && pg->order == o);
-			CHECKF((!(pg->flags & PCM_PGF_DIRTY)) == clean,
-			       "block on the %s list", clean ? "clean" : "dirty");
 			size_t idx = pcm_page_index(pg);
 			CHECKF(idx % (1ul << o) == 0, "misaligned free block %zu order %u", idx, o);
 			int ai = arena_slot(pcm_arena_of_page(pg), arenas, &na);
@@ -90,19 +91,15 @@ static void check_zone(int zi)
 			}
 			if (o < PCM_MAX_ORDER) {
 				struct pcm_page *b = &pcm_arena_of_page(pg)->pages[idx ^ (1ul << o)];
-				CHECKF(!(b->kind == PCM_PG_FREE && b->order == o &&
-					 (b->flags & PCM_PGF_DIRTY) == (pg->flags & PCM_PGF_DIRTY)),
+				CHECKF(!(b->kind == PCM_PG_FREE && b->order == o),
 				       "free buddies not coalesced at %zu order %u", idx, o);
 			}
 			free_pages += 1ul << o;
-			if (pg->flags & PCM_PGF_DIRTY)
-				dirty += 1ul << o;
 		}
 		}
 		CHECK(count == z->nr_free[o]);
 	}
 	CHECK(free_pages == z->free_pages);
-	CHECK(dirty == z->dirty_pages);
 	size_t used = 0;
 	for (size_t i = 0; i < nlive; i++) {
 		if (pcm_arena_of_page(live[i].head)->zone != zi)
@@ -117,11 +114,19 @@ static void check_zone(int zi)
 	}
 	CHECK(used == z->used_pages);
 	for (int i = 0; i < na; i++)
-		for (size_t p = 0; p < PCM_ARENA_PAGES; p++)
+		for (size_t p = 0; p < PCM_ARENA_PAGES; p++) {
 			if (!owner[i][p]) {
 				CHECKF(0, "page %zu of arena %d unaccounted", p, i);
 				return;
 			}
+			int bit = (int)(arenas[i]->dirty_map[p >> 6] >> (p & 63) & 1);
+			if (bit && owner[i][p] != 2) {
+				CHECKF(0, "page %zu of arena %d dirty but not free", p, i);
+				return;
+			}
+			dirty += (size_t)bit;
+		}
+	CHECKF(dirty == z->dirty_pages, "dirty map %zu, counted %zu", dirty, z->dirty_pages);
 }
 
 static void free_live(size_t i)
@@ -212,8 +217,9 @@ int main(void)
 		CHECK(zn->used_pages == 0);
 		CHECK(zn->free_pages == zn->nr_arenas * (PCM_ARENA_PAGES - PCM_META_PAGES));
 	}
-	/* A request no free block can meet purges dirty memory (whose blocks
-	 * then coalesce with their clean buddies) before taking a new arena. */
+	/* A miss never purges: blocks freed dirty between clean ones coalesce
+	 * with them, so max-order blocks come back without a purge and the
+	 * zone serves as many as its arenas hold before it grows. */
 	{
 		struct pcm_zone *zl = &pcm_zones[PCM_ZONE_LARGE];
 		pcm_zone_purge(zl, 0);
@@ -233,20 +239,49 @@ int main(void)
 		while (zl->nr_arenas == arenas && big < 64 &&
 		       (held[big] = pcm_block_alloc(PCM_ZONE_LARGE, PCM_MAX_ORDER, &c3)))
 			big++;
-		CHECKF(fake_os.purges > purges, "no purge before growing");
+		CHECKF(fake_os.purges == purges, "%zu purges on the allocation path",
+		       fake_os.purges - purges);
 		CHECKF(big >= arenas * 3, "%zu max-order blocks from %zu arenas", big, arenas);
 		while (big)
 			pcm_block_free(held[--big], PCM_MAX_ORDER);
 		check_zone(PCM_ZONE_LARGE);
 	}
 
-	/* Purging: a budget of 64 pages; everything above goes back. */
+	/* A run grows in place over free pages after it, and not over a
+	 * page in use. */
+	{
+		int c4;
+		struct pcm_page *r = pcm_run_alloc(PCM_ZONE_LARGE, 10, 0, &c4);
+		REQUIRE(r);
+		live[nlive++] = (struct live){ r, 10, 1, 0, 77 };
+		tag_pages(&live[nlive - 1]);
+		check_zone(PCM_ZONE_LARGE);
+		CHECK(pcm_run_grow(r, 10, 30));
+		live[nlive - 1].npages = 40;
+		tag_pages(&live[nlive - 1]);
+		check_zone(PCM_ZONE_LARGE);
+		struct pcm_page *next = pcm_run_alloc(PCM_ZONE_LARGE, 1, 0, &c4);
+		REQUIRE(next);
+		live[nlive++] = (struct live){ next, 1, 1, 0, 78 };
+		tag_pages(&live[nlive - 1]);
+		if (next == r + 40)
+			CHECK(!pcm_run_grow(r, 40, 8));
+		check_zone(PCM_ZONE_LARGE);
+		while (nlive)
+			free_live(nlive - 1);
+		check_zone(PCM_ZONE_LARGE);
+	}
+
+	/* Purging: a budget of 64 pages; everything above goes back (at most
+	 * every 100 ms: the clock moves on between frees). */
 	pcm_conf.dirty_max_pages = 64;
 	uint64_t seed = 99;
 	for (int i = 0; i < 200; i++)
 		REQUIRE(alloc_one(PCM_ZONE_LARGE, &seed));
-	while (nlive)
+	while (nlive) {
+		fake_os.now_ns += 200000000ull;
 		free_live(nlive - 1);
+	}
 	CHECKF(pcm_zones[PCM_ZONE_LARGE].dirty_pages <= 64, "dirty %zu",
 	       pcm_zones[PCM_ZONE_LARGE].dirty_pages);
 	CHECK(fake_os.purges > 0);
@@ -261,7 +296,7 @@ int main(void)
 	size_t before = pcm_zones[PCM_ZONE_LARGE].dirty_pages;
 	CHECK(before > 0);
 	fake_os.now_ns += 5ull * 1000000000ull;
-	pcm_zone_maybe_purge(&pcm_zones[PCM_ZONE_LARGE]);
+	pcm_zone_maybe_purge(&pcm_zones[PCM_ZONE_LARGE], 0);
 	CHECKF(pcm_zones[PCM_ZONE_LARGE].dirty_pages <= before / 2 + 1,
 	       "decay: %zu -> %zu", before, pcm_zones[PCM_ZONE_LARGE].dirty_pages);
 	CHECK(pcm_zone_purge(&pcm_zones[PCM_ZONE_LARGE], 0) > 0);

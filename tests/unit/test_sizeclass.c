@@ -12,7 +12,7 @@ int main(void)
 	pcm_sizeclass_init();
 	const struct pcm_class_info *ci = pcm_class_info;
 	CHECK(ci[1].size == 16);
-	CHECK(ci[PCM_NR_CLASSES - 1].size == PCM_SMALL_MAX);
+	CHECK(ci[PCM_NR_CLASSES - 1].size == PCM_CLASS_MAX);
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
 		CHECKF(ci[c].size % 16 == 0, "class %u size %u", c, ci[c].size);
 		if (c > 1)
@@ -21,7 +21,7 @@ int main(void)
 	/* Every size to the smallest class that fits. */
 	double worst = 0;
 	size_t worst_n = 0;
-	for (size_t n = 0; n <= PCM_SMALL_MAX; n++) {
+	for (size_t n = 0; n <= PCM_CLASS_MAX; n++) {
 		unsigned c = pcm_size_class(n);
 		REQUIRE(c >= 1 && c < PCM_NR_CLASSES);
 		CHECKF(ci[c].size >= n, "n=%zu class %u", n, c);
@@ -33,13 +33,22 @@ int main(void)
 		}
 	}
 	CHECKF(worst <= 0.125, "worst waste %.4f at n=%zu", worst, worst_n);
-	CHECK(pcm_size_class(PCM_SMALL_MAX + 1) == 0);
+	CHECK(pcm_size_class(PCM_CLASS_MAX + 1) == 0);
 	CHECK(pcm_size_class(SIZE_MAX) == 0);
 
 	/* Slab geometry and the boundary test. */
 	double worst_tail = 0;
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
-		size_t slab = PCM_PAGE_SIZE << ci[c].order;
+		size_t slab = (size_t)ci[c].slab_pages << PCM_PAGE_SHIFT;
+		if (pcm_class_is_large(c)) {
+			/* One object, a run of exactly its pages. */
+			CHECK(ci[c].size % PCM_PAGE_SIZE == 0 && ci[c].nobjs == 1 &&
+			      slab == ci[c].size);
+			CHECK(ci[c].cache_max >= 1 && ci[c].batch >= 1 &&
+			      ci[c].batch <= ci[c].cache_max);
+			continue;
+		}
+		CHECK(slab == PCM_PAGE_SIZE << ci[c].order);
 		CHECK(ci[c].order <= PCM_MAX_SLAB_ORDER);
 		CHECK(ci[c].nobjs == slab / ci[c].size);
 		CHECK(ci[c].nobjs >= 1);
@@ -75,7 +84,7 @@ int main(void)
 		printf("class  size  slab-order  objs/slab  max-rounding-waste  slab-tail-waste\n");
 		for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
 			size_t prev = c > 1 ? ci[c - 1].size : 0;
-			size_t slab = PCM_PAGE_SIZE << ci[c].order;
+			size_t slab = (size_t)ci[c].slab_pages << PCM_PAGE_SHIFT;
 			double w = prev >= 128 ? (double)(ci[c].size - prev - 1) / (double)(prev + 1) : 0;
 			printf("%5u %6u %6u %10u %17.1f%% %15.1f%%\n", c, ci[c].size,
 			       ci[c].order, ci[c].nobjs, w * 100,
