@@ -56,6 +56,17 @@ static void set_class(unsigned cls, size_t size)
 	pcm_class_magic[cls] = ci->div_magic;
 }
 
+/* table[i] = the smallest class of at least i << shift bytes. */
+static void fill_table(uint8_t *table, size_t last, unsigned shift)
+{
+	unsigned c = 1;
+	for (size_t i = 0; i <= last; i++) {
+		while (pcm_class_info[c].size < (i << shift))
+			c++;
+		table[i] = (uint8_t)c;
+	}
+}
+
 void pcm_sizeclass_init(void)
 {
 	unsigned cls = 0;
@@ -65,27 +76,9 @@ void pcm_sizeclass_init(void)
 		for (size_t s = base + base / 8; s <= base * 2; s += base / 8)
 			set_class(++cls, s);
 	/* cls == PCM_NR_CLASSES - 1 here */
-	unsigned c = 1;
-	for (size_t i = 0; i <= 1024 >> 4; i++) {
-		size_t n = i << 4;
-		while (pcm_class_info[c].size < n)
-			c++;
-		pcm_class_small[i] = (uint8_t)c;
-	}
-	c = 1;
-	for (size_t i = 0; i <= PCM_SMALL_MAX >> 7; i++) {
-		size_t n = i << 7;
-		while (pcm_class_info[c].size < n)
-			c++;
-		pcm_class_mid[i] = (uint8_t)c;
-	}
-	c = 1;
-	for (size_t i = 0; i <= PCM_CLASS_MAX >> 12; i++) {
-		size_t n = i << 12;
-		while (pcm_class_info[c].size < n)
-			c++;
-		pcm_class_large[i] = (uint8_t)c;
-	}
+	fill_table(pcm_class_small, 1024 >> 4, 4);
+	fill_table(pcm_class_mid, PCM_SMALL_MAX >> 7, 7);
+	fill_table(pcm_class_large, PCM_CLASS_MAX >> 12, 12);
 }
 
 unsigned pcm_size_class_aligned(size_t n, size_t align)
