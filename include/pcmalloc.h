@@ -62,6 +62,8 @@ struct pcmalloc_stats {
 	size_t threads;         /* thread caches alive */
 	int cache_mode;         /* enum pcmalloc_cache_mode */
 	size_t purge_calls;     /* madvise calls that returned memory, ever */
+	size_t committed;       /* of mapped, what is accessible (the rest of
+				   the arenas is reserved, PROT_NONE) */
 };
 
 /* Fills *st; size is sizeof(struct pcmalloc_stats) as the caller knows it.

@@ -86,20 +86,29 @@ PCM_COLD static void *foreign(int which, const char *call, void *p, size_t n)
 
 /* ---- malloc ---- */
 
+/* A direct mapping; when the OS refuses it, arenas none of whose pages is
+ * in use are given back and it is tried once more. */
+static void *big_mapping(size_t n, size_t align)
+{
+	void *p = pcm_huge_alloc(n, align);
+	if (!p && pcm_zones_release_free())
+		p = pcm_huge_alloc(n, align);
+	return p ? p : enomem();
+}
+
 static void *alloc_big(size_t n, size_t align, int zero)
 {
 	if (pcm_reentered()) /* fresh mappings read as zero */
 		return pcm_reentry_alloc(n, align);
+	pcm_init();
 	if (n <= PCM_LARGE_MAX && align <= (PCM_PAGE_SIZE << PCM_MAX_ORDER)) {
-		pcm_init();
 		void *p = pcm_large_alloc(n, align, zero);
 		if (p)
 			return p;
-		return enomem();
+		/* No arena could be had (address space or commit limits): a
+		 * mapping of just this size may still fit. */
 	}
-	pcm_init();
-	void *p = pcm_huge_alloc(n, align);
-	return p ? p : enomem();
+	return big_mapping(n, align);
 }
 
 PCM_NOINLINE void *pcm_malloc_slow(size_t n)
@@ -109,7 +118,10 @@ PCM_NOINLINE void *pcm_malloc_slow(size_t n)
 		if (pcm_reentered()) /* calloc clears the whole class size */
 			return pcm_reentry_alloc(pcm_class_size(pcm_size_class(n)),
 						 PCM_MIN_ALIGN);
-		return pcm_tcache_miss(n);
+		void *p = pcm_tcache_miss(n);
+		if (likely(p) || n <= PCM_SMALL_MAX)
+			return p;
+		return big_mapping(n, PCM_PAGE_SIZE); /* no arena could be had */
 	}
 	if (n > PTRDIFF_MAX)
 		return enomem();
@@ -330,7 +342,7 @@ int pcm_trim_impl(size_t pad)
 	pcm_tcache_flush();
 	pcm_percpu_drain(0);
 	pcm_slab_release_empty();
-	size_t purged = 0;
+	size_t purged = pcm_zones_release_free();
 	for (int z = 0; z < PCM_NR_ZONES; z++)
 		purged += pcm_zone_purge(&pcm_zones[z], 0);
 	errno = saved;

@@ -26,10 +26,20 @@ struct pcm_arena *pcm_arena_create(int zone)
 			__atomic_store_n(&brk_failed, 1, __ATOMIC_RELAXED);
 	}
 	pcm_unlock(&arena_lock);
-	if (!a)
-		a = pcm_os_map_aligned(PCM_ARENA_SIZE, PCM_ARENA_SIZE);
-	if (!a)
-		return NULL;
+	size_t meta = PCM_META_PAGES << PCM_PAGE_SHIFT;
+	if (a) {
+		/* Past the descriptors, inaccessible until the buddy layer
+		 * commits it (a wild write far past the heap faults). */
+		pcm_os_decommit((char *)a + meta, PCM_ARENA_SIZE - meta);
+	} else {
+		a = pcm_os_reserve_aligned(PCM_ARENA_SIZE, PCM_ARENA_SIZE);
+		if (!a)
+			return NULL;
+		if (pcm_os_commit(a, meta) != 0) {
+			pcm_os_unmap(a, PCM_ARENA_SIZE);
+			return NULL;
+		}
+	}
 	errno = saved;
 
 	/* Memory fresh from the OS is zero: only non-zero fields are set. */
@@ -39,6 +49,7 @@ struct pcm_arena *pcm_arena_create(int zone)
 	a->id = __atomic_fetch_add(&next_arena_id, 1, __ATOMIC_RELAXED);
 	a->zone = (uint8_t)zone;
 	a->from_brk = (uint8_t)from_brk;
+	a->frontier = PCM_META_PAGES;
 
 	if (pcm_conf.thp == PCM_THP_ALWAYS)
 		pcm_os_hugepage(a, PCM_ARENA_SIZE, 1);
@@ -58,6 +69,28 @@ void pcm_arena_publish(struct pcm_arena *a)
 {
 	__atomic_store_n(&pcm_arena_map[(uintptr_t)a >> PCM_ARENA_SHIFT], 1,
 			 __ATOMIC_RELEASE);
+}
+
+int pcm_arena_destroy(struct pcm_arena *a)
+{
+	uint8_t *slot = &pcm_arena_map[(uintptr_t)a >> PCM_ARENA_SHIFT];
+	__atomic_store_n(slot, 0, __ATOMIC_RELEASE); /* no longer ours */
+	if (a->from_brk) {
+		pcm_lock(&arena_lock);
+		int ok = pcm_os_brk_shrink(a, PCM_ARENA_SIZE) == 0;
+		if (ok) /* the break may grow again from here */
+			__atomic_store_n(&brk_failed, 0, __ATOMIC_RELAXED);
+		pcm_unlock(&arena_lock);
+		if (!ok) {
+			__atomic_store_n(slot, 1, __ATOMIC_RELEASE);
+			return -1;
+		}
+		__atomic_fetch_sub(&pcm_arena_brk_bytes, PCM_ARENA_SIZE, __ATOMIC_RELAXED);
+	} else {
+		pcm_os_unmap(a, PCM_ARENA_SIZE);
+	}
+	__atomic_fetch_sub(&pcm_arena_mapped_bytes, PCM_ARENA_SIZE, __ATOMIC_RELAXED);
+	return 0;
 }
 
 void pcm_arena_after_fork_child(uint32_t forker)

@@ -62,6 +62,11 @@ struct pcm_arena *pcm_arena_create(int zone);
 /* Publishes the arena in the registry (after its pages are set up). */
 void pcm_arena_publish(struct pcm_arena *a);
 
+/* Gives an arena none of whose pages is in use back to the OS: 0 on
+ * success; -1 (nothing changed) for a brk arena that is not at the top of
+ * the break. */
+int pcm_arena_destroy(struct pcm_arena *a);
+
 extern size_t pcm_arena_mapped_bytes, pcm_arena_brk_bytes;
 
 void pcm_arena_after_fork_child(uint32_t forker_tid);

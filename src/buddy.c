@@ -155,18 +155,156 @@ static void free_range(struct pcm_zone *z, struct pcm_arena *a, size_t idx,
 	}
 }
 
-static int grow(struct pcm_zone *z)
+/* ---- arenas moving between zones and back to the OS ---- */
+
+static int arena_all_free(const struct pcm_arena *a)
 {
-	struct pcm_arena *a = pcm_arena_create(z->id);
-	if (!a)
-		return 0;
+	return a->free_pages == a->frontier - PCM_META_PAGES;
+}
+
+/* Takes arena a, none of whose pages is in use, out of zone z: its free
+ * blocks (fully coalesced, so they tile it) leave the lists.  Returns its
+ * dirty pages.  Zone lock held. */
+static size_t detach_arena(struct pcm_zone *z, struct pcm_arena *a)
+{
+	for (size_t idx = PCM_META_PAGES; idx < a->frontier;) {
+		struct pcm_page *pg = &a->pages[idx];
+		idx += 1ul << pg->order;
+		free_remove(z, pg);
+	}
+	size_t d = dirty_count(a, PCM_META_PAGES, a->frontier - PCM_META_PAGES);
+	z->dirty_pages -= d;
+	z->committed_pages -= a->frontier - PCM_META_PAGES;
+	for (struct pcm_arena **pp = &z->arenas; *pp; pp = &(*pp)->next)
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	z->nr_arenas--;
+	return d;
+}
+
+/* Puts arena a (all free, d dirty pages) into zone z.  Zone lock held. */
+static void attach_arena(struct pcm_zone *z, struct pcm_arena *a, size_t d)
+{
+	a->zone = z->id;
 	a->gen = zone_gen[z->id];
 	a->next = z->arenas;
 	z->arenas = a;
 	z->nr_arenas++;
-	free_range(z, a, PCM_META_PAGES, PCM_ARENA_PAGES);
-	pcm_arena_publish(a);
+	z->dirty_pages += d;
+	z->committed_pages += a->frontier - PCM_META_PAGES;
+	free_range(z, a, PCM_META_PAGES, a->frontier);
+}
+
+/* A free arena of the other zone, for a zone that cannot grow: address
+ * space given up by one kind of allocation serves the other.  Zone lock of
+ * z held; the other's is only tried (no lock order between zones). */
+static struct pcm_arena *steal_arena(struct pcm_zone *z)
+{
+	struct pcm_zone *o = &pcm_zones[z->id == PCM_ZONE_SLAB ? PCM_ZONE_LARGE : PCM_ZONE_SLAB];
+	if (!pcm_trylock(&o->lock))
+		return NULL;
+	struct pcm_arena *a = o->arenas;
+	while (a && !arena_all_free(a))
+		a = a->next;
+	size_t d = a ? detach_arena(o, a) : 0;
+	pcm_unlock(&o->lock);
+	if (!a)
+		return NULL;
+	if (a->thp_mask && z->id == PCM_ZONE_LARGE) /* sparse runs: no huge pages */
+		pcm_os_hugepage(a, PCM_ARENA_SIZE, 0);
+	a->thp_mask = 0;
+	attach_arena(z, a, d);
+	return a;
+}
+
+size_t pcm_zones_release_free(void)
+{
+	size_t released = 0;
+	for (int zi = 0; zi < PCM_NR_ZONES; zi++) {
+		struct pcm_zone *z = &pcm_zones[zi];
+		/* Mapped arenas first; then brk arenas, from the top of
+		 * the break down, while the top one is free. */
+		for (int brk = 0; brk < 2; brk++) {
+			for (;;) {
+				pcm_lock(&z->lock);
+				struct pcm_arena *a = z->arenas, *pick = NULL;
+				for (; a; a = a->next)
+					if (arena_all_free(a) && a->from_brk == brk &&
+					    (!pick || (uintptr_t)a > (uintptr_t)pick))
+						pick = a;
+				size_t d = pick ? detach_arena(z, pick) : 0;
+				pcm_unlock(&z->lock);
+				if (!pick)
+					break;
+				if (pcm_arena_destroy(pick) != 0) {
+					/* brk arena not at the top: keep it */
+					pcm_lock(&z->lock);
+					attach_arena(z, pick, d);
+					pcm_unlock(&z->lock);
+					break;
+				}
+				released++;
+			}
+		}
+	}
+	return released;
+}
+
+/* Commits more of arena a, enough for a block of `order` past its frontier
+ * (in whole 2 MiB regions), and frees it into zone z: 1 on success.  Zone
+ * lock held. */
+static int extend(struct pcm_zone *z, struct pcm_arena *a, unsigned order)
+{
+	size_t start = a->frontier, bsize = 1ul << order;
+	size_t end = ((start + bsize - 1) & ~(bsize - 1)) + bsize;
+	end = (end + REGION_PAGES - 1) & ~(size_t)(REGION_PAGES - 1);
+	if (end > PCM_ARENA_PAGES) /* the rest: it may complete a block */
+		end = PCM_ARENA_PAGES;
+	if (end <= start)
+		return 0;
+	if (pcm_os_commit((char *)a + (start << PCM_PAGE_SHIFT),
+			  (end - start) << PCM_PAGE_SHIFT) != 0)
+		return 0; /* commit limit or RLIMIT_DATA */
+	a->frontier = (uint32_t)end;
+	z->committed_pages += end - start;
+	free_range(z, a, start, end);
 	return 1;
+}
+
+static struct pcm_page *take_block(struct pcm_zone *z, unsigned order);
+
+/* A block of `order` from arena a, committing more of it as needed. */
+static struct pcm_page *take_extending(struct pcm_zone *z, struct pcm_arena *a,
+				       unsigned order)
+{
+	struct pcm_page *pg = take_block(z, order);
+	while (!pg && a->frontier < PCM_ARENA_PAGES && extend(z, a, order))
+		pg = take_block(z, order);
+	return pg;
+}
+
+/* When no free block is large enough: commits more of the zone's arenas,
+ * else takes a new arena, else a free one of the other zone. */
+static struct pcm_page *grow(struct pcm_zone *z, unsigned order)
+{
+	struct pcm_page *pg = NULL;
+	for (struct pcm_arena *a = z->arenas; a && !pg; a = a->next)
+		pg = take_extending(z, a, order);
+	if (pg)
+		return pg;
+	struct pcm_arena *a = pcm_arena_create(z->id);
+	if (a) {
+		a->gen = zone_gen[z->id];
+		a->next = z->arenas;
+		z->arenas = a;
+		z->nr_arenas++;
+		pcm_arena_publish(a);
+	} else {
+		a = steal_arena(z);
+	}
+	return a ? take_extending(z, a, order) : NULL;
 }
 
 #define PLACEMENT_CANDIDATES 8
@@ -211,9 +349,7 @@ static struct pcm_page *take_block(struct pcm_zone *z, unsigned order)
 static struct pcm_page *alloc_block(struct pcm_zone *z, unsigned order)
 {
 	struct pcm_page *pg = take_block(z, order);
-	if (pg || !grow(z))
-		return pg;
-	return take_block(z, order);
+	return pg ? pg : grow(z, order);
 }
 
 /* Pages [idx, idx + n) of a taken block are handed out: they leave the
@@ -265,16 +401,42 @@ static void slab_thp_hint(struct pcm_zone *z, struct pcm_page *pg,
 	}
 }
 
-struct pcm_page *pcm_block_alloc(int zone, unsigned order, int *clean)
+/* 2^order pages, of which the first npages are handed out (the tail goes
+ * back), from zone z or NULL.  Takes the zone lock. */
+static struct pcm_page *zone_alloc(struct pcm_zone *z, unsigned order,
+				   size_t npages, int *clean)
 {
-	struct pcm_zone *z = &pcm_zones[zone];
 	pcm_lock(&z->lock);
 	struct pcm_page *pg = alloc_block(z, order);
-	if (pg)
-		*clean = hand_out(z, pg, 1ul << order);
+	if (pg) {
+		size_t idx = pcm_page_index(pg);
+		*clean = hand_out(z, pg, npages);
+		if (npages < (1ul << order)) /* the tail stays free, as it was */
+			free_range(z, pcm_arena_of_page(pg), idx + npages,
+				   idx + (1ul << order));
+	}
 	pcm_unlock(&z->lock);
-	if (pg && zone == PCM_ZONE_SLAB)
-		slab_thp_hint(z, pg, order);
+	return pg;
+}
+
+/* From `zone`, or, when it can have no more arenas (address space or
+ * commit limits), from the other zone's free pages: a block is freed to
+ * the zone of its arena, whichever asked for it. */
+static struct pcm_page *alloc_pages(int zone, unsigned order, size_t npages,
+				    int *clean)
+{
+	struct pcm_page *pg = zone_alloc(&pcm_zones[zone], order, npages, clean);
+	if (unlikely(!pg))
+		pg = zone_alloc(&pcm_zones[zone == PCM_ZONE_SLAB ? PCM_ZONE_LARGE : PCM_ZONE_SLAB],
+				order, npages, clean);
+	return pg;
+}
+
+struct pcm_page *pcm_block_alloc(int zone, unsigned order, int *clean)
+{
+	struct pcm_page *pg = alloc_pages(zone, order, 1ul << order, clean);
+	if (pg && pcm_arena_of_page(pg)->zone == PCM_ZONE_SLAB)
+		slab_thp_hint(&pcm_zones[PCM_ZONE_SLAB], pg, order);
 	return pg;
 }
 
@@ -298,18 +460,7 @@ struct pcm_page *pcm_run_alloc(int zone, size_t npages, unsigned align_order,
 		order = align_order;
 	if (order > PCM_MAX_ORDER)
 		return NULL;
-	struct pcm_zone *z = &pcm_zones[zone];
-	pcm_lock(&z->lock);
-	struct pcm_page *pg = alloc_block(z, order);
-	if (pg) {
-		size_t idx = pcm_page_index(pg);
-		*clean = hand_out(z, pg, npages);
-		if (npages < (1ul << order)) /* the tail stays free, as it was */
-			free_range(z, pcm_arena_of_page(pg), idx + npages,
-				   idx + (1ul << order));
-	}
-	pcm_unlock(&z->lock);
-	return pg;
+	return alloc_pages(zone, order, npages, clean);
 }
 
 void pcm_run_free(struct pcm_page *head, size_t npages)

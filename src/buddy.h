@@ -51,6 +51,11 @@ void pcm_zone_maybe_purge(struct pcm_zone *z, int background);
  * what was dirty at the call is purged; returns pages purged. */
 size_t pcm_zone_purge(struct pcm_zone *z, size_t target);
 
+/* Gives arenas none of whose pages is in use back to the OS (mapped ones,
+ * and a brk arena at the top of the break): for malloc_trim, and when the
+ * address space runs out.  Returns how many.  Call without locks held. */
+size_t pcm_zones_release_free(void);
+
 /* Fork repair: forget every arena of the zone (their pages leak). */
 void pcm_zone_abandon(struct pcm_zone *z);
 

@@ -58,6 +58,20 @@ static inline void pcm_lock(pcm_lock_t *l)
 		pcm_lock_slow(l, me);
 }
 
+/* Takes l if it is free: 1, else 0 (never waits). */
+static inline int pcm_trylock(pcm_lock_t *l)
+{
+	uint32_t me = pcm_self_tid(), expect = 0;
+	pcm_tls_locks++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_compare_exchange_n(&l->word, &expect, me, 0, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED))
+		return 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pcm_tls_locks--;
+	return 0;
+}
+
 /* 1 when this thread holds a pcmalloc lock (see pcm_tls_locks). */
 static inline int pcm_reentered(void)
 {

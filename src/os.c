@@ -26,26 +26,53 @@ static int addr_ok(void *p, size_t size)
 	return a + size <= (1UL << PCM_VA_BITS) && a + size > a;
 }
 
-void *pcm_os_map_aligned(size_t size, size_t align)
+/* size bytes aligned to align: read-write and committed (rw), or reserved
+ * without commitment (PROT_NONE, MAP_NORESERVE). */
+static void *map_aligned(size_t size, size_t align, int rw)
 {
+	int prot = rw ? PROT_READ | PROT_WRITE : PROT_NONE;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (rw ? 0 : MAP_NORESERVE);
 	if (align < PCM_PAGE_SIZE)
 		align = PCM_PAGE_SIZE;
 	size_t span = size + align - PCM_PAGE_SIZE;
 	if (span < size)
 		return NULL;
-	/* The memory handed out is committed as the kernel's overcommit
-	 * policy sees fit (no MAP_NORESERVE: an absurd request fails here as
-	 * it does under glibc); only the slack reserved to find an aligned
-	 * start is reserved without commitment, and given back at once. */
-	char *raw = mmap(NULL, span, span == size ? PROT_READ | PROT_WRITE : PROT_NONE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | (span == size ? 0 : MAP_NORESERVE),
+	if (span != size) {
+		/* Address space may be short (ulimit -v): first ask for just
+		 * `size` and, if the kernel's choice is not aligned, for the
+		 * aligned places around it, before reserving the slack. */
+		char *p = mmap(NULL, size, prot, flags, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		uintptr_t down = (uintptr_t)p & ~(align - 1);
+		if (down == (uintptr_t)p && addr_ok(p, size))
+			return p;
+		munmap(p, size);
+		uintptr_t cand[2] = {down, down + align};
+		for (int i = 0; i < 2; i++) {
+			if (!cand[i] || !addr_ok((void *)cand[i], size))
+				continue;
+			char *q = mmap((void *)cand[i], size, prot,
+				       flags | MAP_FIXED_NOREPLACE, -1, 0);
+			if (q == (char *)cand[i])
+				return q;
+			if (q != MAP_FAILED) /* an old kernel took it as a hint */
+				munmap(q, size);
+		}
+	}
+	/* Memory handed out read-write is committed as the kernel's
+	 * overcommit policy sees fit (no MAP_NORESERVE: an absurd request
+	 * fails here as it does under glibc); only the slack reserved to find
+	 * an aligned start is reserved without commitment, and given back at
+	 * once. */
+	char *raw = mmap(NULL, span, span == size ? prot : PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | (span == size && rw ? 0 : MAP_NORESERVE),
 			 -1, 0);
 	if (raw == MAP_FAILED)
 		return NULL;
 	uintptr_t start = ((uintptr_t)raw + align - 1) & ~(align - 1);
-	if (span != size &&
-	    mmap((void *)start, size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+	if (span != size && rw &&
+	    mmap((void *)start, size, prot, flags | MAP_FIXED, -1, 0) == MAP_FAILED) {
 		munmap(raw, span);
 		return NULL;
 	}
@@ -60,6 +87,29 @@ void *pcm_os_map_aligned(size_t size, size_t align)
 		return NULL;
 	}
 	return (void *)start;
+}
+
+void *pcm_os_map_aligned(size_t size, size_t align)
+{
+	return map_aligned(size, align, 1);
+}
+
+void *pcm_os_reserve_aligned(size_t size, size_t align)
+{
+	return map_aligned(size, align, 0);
+}
+
+int pcm_os_commit(void *addr, size_t size)
+{
+	return mprotect(addr, size, PROT_READ | PROT_WRITE);
+}
+
+int pcm_os_decommit(void *addr, size_t size)
+{
+	/* Inaccessible again, and its commit charge given back; the pages
+	 * go too (they would be zero when committed again). */
+	madvise(addr, size, MADV_DONTNEED);
+	return mprotect(addr, size, PROT_NONE);
 }
 
 void pcm_os_unmap(void *addr, size_t size)
@@ -90,7 +140,19 @@ void *pcm_os_brk_grow(size_t size, size_t align)
 		sbrk(-(intptr_t)grow);
 		return NULL;
 	}
+	/* The slack below the aligned start is never used: its pages go
+	 * back, so that it takes no address space (ulimit -v). */
+	uintptr_t slack = ((uintptr_t)cur + PCM_PAGE_SIZE - 1) & ~(PCM_PAGE_SIZE - 1);
+	if (start > slack)
+		munmap((void *)slack, start - slack);
 	return (void *)start;
+}
+
+int pcm_os_brk_shrink(void *start, size_t size)
+{
+	if (sbrk(0) != (char *)start + size)
+		return -1;
+	return sbrk(-(intptr_t)size) == (void *)-1 ? -1 : 0;
 }
 
 int pcm_os_remap_inplace(void *addr, size_t old_size, size_t new_size)

@@ -19,11 +19,21 @@ PCM_BEGIN_DECLS
 /* Anonymous read-write memory aligned to `align` (a power of two >= page
  * size), or NULL.  Addresses beyond PCM_VA_BITS are refused. */
 void *pcm_os_map_aligned(size_t size, size_t align);
+/* The same, reserved without commitment: PROT_NONE, until committed. */
+void *pcm_os_reserve_aligned(size_t size, size_t align);
+/* Makes reserved pages read-write (committed): 0 on success; fails when
+ * the commit limit (overcommit 2) or RLIMIT_DATA says no. */
+int pcm_os_commit(void *addr, size_t size);
+/* Makes pages inaccessible and uncommitted again: 0 on success. */
+int pcm_os_decommit(void *addr, size_t size);
 void pcm_os_unmap(void *addr, size_t size);
 
 /* Grows the program break so that [ret, ret + size) is new memory aligned
  * to `align`; NULL when the break cannot move (or brk is disabled). */
 void *pcm_os_brk_grow(size_t size, size_t align);
+/* Moves the break back from start + size to start if it is there now:
+ * 0 on success. */
+int pcm_os_brk_shrink(void *start, size_t size);
 
 /* Resizes a mapping in place: 0 on success. */
 int pcm_os_remap_inplace(void *addr, size_t old_size, size_t new_size);

@@ -66,6 +66,8 @@ void pcm_stats_collect(struct pcmalloc_stats *st)
 		dirty += zn->dirty_pages;
 		purged += zn->purged_pages;
 		st->purge_calls += zn->purge_calls;
+		st->committed += (zn->committed_pages + zn->nr_arenas * PCM_META_PAGES)
+				 << PCM_PAGE_SHIFT;
 		arenas += zn->nr_arenas;
 		if (z == PCM_ZONE_LARGE) /* exact runs, not the classes' */
 			st->large_allocated = (zn->used_pages << PCM_PAGE_SHIFT) -
@@ -90,6 +92,7 @@ void pcm_stats_collect(struct pcmalloc_stats *st)
 	st->brk_bytes = __atomic_load_n(&pcm_arena_brk_bytes, __ATOMIC_RELAXED);
 	st->mapped = __atomic_load_n(&pcm_arena_mapped_bytes, __ATOMIC_RELAXED) +
 		     hb + pcm_meta_bytes();
+	st->committed += hb + pcm_meta_bytes();
 	/* Resident estimate: pages in use, dirty free pages, metadata. */
 	size_t used_pages = (st->slab_bytes + exact_runs) >> PCM_PAGE_SHIFT;
 	st->resident = ((used_pages + dirty + arenas * PCM_META_PAGES)
@@ -133,8 +136,10 @@ void pcm_stats_print(int fd)
 		       mib(b3, sizeof b3, st.large_allocated));
 	pcm_out_printf(&o, "huge %s in %zu mappings)\n",
 		       mib(b1, sizeof b1, st.huge_allocated), st.huge_count);
-	pcm_out_printf(&o, "mapped:          %s  (%zu arenas of 64 MiB, %s by brk)\n",
+	pcm_out_printf(&o, "mapped:          %s  (%zu arenas of 64 MiB reserved, %s "
+		       "of them committed; %s by brk)\n",
 		       mib(b1, sizeof b1, st.mapped), st.arenas,
+		       mib(b3, sizeof b3, st.committed - st.huge_allocated - pcm_meta_bytes()),
 		       mib(b2, sizeof b2, st.brk_bytes));
 	pcm_out_printf(&o, "resident (est.): %s  free pages %zu, dirty %zu, "
 		       "returned to OS %s\n", mib(b1, sizeof b1, st.resident),

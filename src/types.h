@@ -86,6 +86,9 @@ struct pcm_arena {
 	uint8_t from_brk;
 	uint8_t gen; /* zone generation at creation (fork repair) */
 	uint32_t thp_mask; /* 2 MiB regions that got MADV_HUGEPAGE */
+	/* Pages [PCM_META_PAGES, frontier) are committed (read-write) and
+	 * belong to the buddy allocator; the rest is reserved, PROT_NONE. */
+	uint32_t frontier;
 	size_t free_pages;
 	/* Pages handed out, per 2 MiB region (hugepage-aware placement). */
 	uint16_t region_used[PCM_ARENA_SIZE >> PCM_HUGEPAGE_SHIFT];
@@ -113,6 +116,7 @@ struct pcm_zone {
 	struct pcm_arena *arenas;
 	size_t nr_arenas;
 	size_t used_pages; /* handed out */
+	size_t committed_pages; /* arenas' pages below their frontiers */
 	uint64_t last_purge_ns;
 	int purge_failed; /* madvise refused (locked memory): stop purging */
 	uint64_t purge_calls, purged_pages;

@@ -185,3 +185,27 @@ void pcm_os_sleep_ns(uint64_t ns)
 {
 	(void)ns;
 }
+
+int pcm_os_brk_shrink(void *start, size_t size)
+{
+	(void)start, (void)size;
+	return -1; /* the fake source has no break */
+}
+
+void *pcm_os_reserve_aligned(size_t size, size_t align)
+{
+	return pcm_os_map_aligned(size, align); /* the pool is read-write */
+}
+
+int pcm_os_commit(void *addr, size_t size)
+{
+	(void)addr, (void)size;
+	fake_os.commits++;
+	return 0;
+}
+
+int pcm_os_decommit(void *addr, size_t size)
+{
+	(void)addr, (void)size;
+	return 0;
+}

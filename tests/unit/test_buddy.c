@@ -68,11 +68,20 @@ static void check_zone(int zi)
 		arena_slot(a, arenas, &na);
 	CHECK((size_t)na == z->nr_arenas);
 	memset(owner, 0, sizeof owner);
-	for (int i = 0; i < na; i++)
+	size_t committed = 0;
+	for (int i = 0; i < na; i++) {
 		for (size_t p = 0; p < PCM_META_PAGES; p++) {
 			owner[i][p] = 1;
 			CHECK(arenas[i]->pages[p].kind == PCM_PG_META);
 		}
+		/* Past the frontier: reserved, not the buddy's. */
+		for (size_t p = arenas[i]->frontier; p < PCM_ARENA_PAGES; p++)
+			owner[i][p] = 4;
+		CHECK(arenas[i]->frontier % 512 == 0 || arenas[i]->frontier == PCM_META_PAGES);
+		committed += arenas[i]->frontier - PCM_META_PAGES;
+	}
+	CHECKF(committed == z->committed_pages, "committed %zu, counted %zu", committed,
+	       z->committed_pages);
 	for (unsigned o = 0; o <= PCM_MAX_ORDER; o++) {
 		size_t count = 0;
 		{
@@ -215,7 +224,7 @@ int main(void)
 		check_zone(z);
 		struct pcm_zone *zn = &pcm_zones[z];
 		CHECK(zn->used_pages == 0);
-		CHECK(zn->free_pages == zn->nr_arenas * (PCM_ARENA_PAGES - PCM_META_PAGES));
+		CHECK(zn->free_pages == zn->committed_pages);
 	}
 	/* A miss never purges: blocks freed dirty between clean ones coalesce
 	 * with them, so max-order blocks come back without a purge and the
@@ -318,6 +327,44 @@ int main(void)
 	CHECK(got > 0);
 	CHECK(pcm_run_alloc(PCM_ZONE_LARGE, 1u << PCM_MAX_ORDER, 0, &clean) == NULL);
 	free_live(0);
-	CHECK(pcm_block_alloc(PCM_ZONE_LARGE, PCM_MAX_ORDER, &clean) != NULL);
+	struct pcm_page *again = pcm_block_alloc(PCM_ZONE_LARGE, PCM_MAX_ORDER, &clean);
+	CHECK(again != NULL);
+	if (again)
+		live[nlive++] = (struct live){ again, 1ul << PCM_MAX_ORDER, 0, PCM_MAX_ORDER, 0 };
+
+	/* Address space given up by one zone serves the other: with no
+	 * arena to be had, the slab zone takes the large zone's free arenas,
+	 * and then its free pages, before it fails. */
+	while (nlive)
+		free_live(nlive - 1);
+	check_zone(PCM_ZONE_LARGE);
+	{
+		struct pcm_zone *zs = &pcm_zones[PCM_ZONE_SLAB], *zl = &pcm_zones[PCM_ZONE_LARGE];
+		size_t total = zs->nr_arenas + zl->nr_arenas, got2 = 0;
+		for (;;) {
+			int c5;
+			struct pcm_page *pg = pcm_block_alloc(PCM_ZONE_SLAB, PCM_MAX_ORDER, &c5);
+			if (!pg)
+				break;
+			REQUIRE(nlive < MAXA);
+			live[nlive++] = (struct live){ pg, 1ul << PCM_MAX_ORDER, 0, PCM_MAX_ORDER, 0 };
+			got2++;
+		}
+		CHECKF(got2 >= total * 3, "%zu max-order blocks from %zu arenas", got2, total);
+		CHECK(zs->nr_arenas + zl->nr_arenas == total);
+		CHECK(fake_os.arenas <= fake_os.budget_arenas);
+		while (nlive)
+			free_live(nlive - 1);
+		check_zone(PCM_ZONE_SLAB);
+		check_zone(PCM_ZONE_LARGE);
+		/* Trim's release of free arenas, then growth works again. */
+		fake_os.budget_arenas = fake_os.arenas + 4;
+		CHECK(pcm_zones_release_free() > 0);
+		CHECK(zs->nr_arenas + zl->nr_arenas < total);
+		check_zone(PCM_ZONE_SLAB);
+		check_zone(PCM_ZONE_LARGE);
+		int c6;
+		CHECK(pcm_block_alloc(PCM_ZONE_SLAB, 0, &c6) != NULL);
+	}
 	return check_done("test_buddy");
 }
