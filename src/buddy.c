@@ -406,16 +406,28 @@ static void slab_thp_hint(struct pcm_zone *z, struct pcm_page *pg,
 static struct pcm_page *zone_alloc(struct pcm_zone *z, unsigned order,
 				   size_t npages, int *clean)
 {
+	char *collapse = NULL;
 	pcm_lock(&z->lock);
 	struct pcm_page *pg = alloc_block(z, order);
 	if (pg) {
+		struct pcm_arena *a = pcm_arena_of_page(pg);
 		size_t idx = pcm_page_index(pg);
 		*clean = hand_out(z, pg, npages);
 		if (npages < (1ul << order)) /* the tail stays free, as it was */
-			free_range(z, pcm_arena_of_page(pg), idx + npages,
-				   idx + (1ul << order));
+			free_range(z, a, idx + npages, idx + (1ul << order));
+		/* A region whose huge page a purge broke is dense again:
+		 * make it one huge page again (slab memory, hinted regions). */
+		size_t r = idx / REGION_PAGES;
+		uint32_t bit = 1u << r;
+		if (order < REGION_ORDER && (a->split_mask & bit) && (a->thp_mask & bit) &&
+		    a->region_used[r] >= DENSE_PAGES) {
+			a->split_mask &= ~bit;
+			collapse = (char *)a + (r << PCM_HUGEPAGE_SHIFT);
+		}
 	}
 	pcm_unlock(&z->lock);
+	if (collapse)
+		pcm_os_collapse(collapse, PCM_HUGEPAGE_SIZE);
 	return pg;
 }
 
@@ -567,6 +579,9 @@ static size_t purge(struct pcm_zone *z, size_t target, int reason)
 				size_t d = dirty_count(a, pcm_page_index(pg), 1ul << o);
 				if (!d || keep_dense(pg, gentle))
 					continue;
+				size_t r = pcm_page_index(pg) / REGION_PAGES;
+				if (o < REGION_ORDER && a->region_used[r])
+					a->split_mask |= 1u << r; /* a piece of a huge page */
 				free_remove(z, pg);
 				pg->kind = PCM_PG_BUSY;
 				pg->order = (uint8_t)o;

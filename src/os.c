@@ -176,6 +176,11 @@ void pcm_os_hugepage(void *addr, size_t size, int on)
 	madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
 
+void pcm_os_collapse(void *addr, size_t size)
+{
+	madvise(addr, size, 25 /* MADV_COLLAPSE */);
+}
+
 /* Reads a small file (sysfs) into buf, NUL-terminated: its length, or -1. */
 static ssize_t read_small_file(const char *path, char *buf, size_t cap)
 {

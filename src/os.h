@@ -46,6 +46,9 @@ int pcm_os_purge(void *addr, size_t size);
 
 /* THP hint: 1 = MADV_HUGEPAGE, 0 = MADV_NOHUGEPAGE. */
 void pcm_os_hugepage(void *addr, size_t size, int on);
+/* Collapses the range into huge pages now (MADV_COLLAPSE, Linux 6.1+);
+ * silently nothing where the kernel lacks it. */
+void pcm_os_collapse(void *addr, size_t size);
 
 /* System THP mode: 0 never, 1 madvise, 2 always (from sysfs). */
 int pcm_os_thp_mode(void);

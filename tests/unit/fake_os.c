@@ -209,3 +209,9 @@ int pcm_os_decommit(void *addr, size_t size)
 	(void)addr, (void)size;
 	return 0;
 }
+
+void pcm_os_collapse(void *addr, size_t size)
+{
+	(void)addr, (void)size;
+	fake_os.collapses++;
+}
