@@ -27,8 +27,8 @@ BENCH_CFLAGS ?= -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread
 BENCH_CXXFLAGS ?= -std=c++17 -O2 -g -Wall -Wextra -Werror -pthread
 
 BENCH_PROGS := larson xmalloc cache_scratch cache_thrash alloc_test mstress \
-	glibc_bench large_calloc frag mem_return threads_rss thread_churn \
-	startup startup_child
+	glibc_bench large_calloc grow_buffer frag mem_return threads_rss \
+	thread_churn startup startup_child
 BENCH_BINS := $(addprefix $(BENCH_DIR)/,$(BENCH_PROGS)) \
 	$(BENCH_DIR)/runstat $(BENCH_DIR)/whichmalloc \
 	$(BENCH_DIR)/libglibcshim.so

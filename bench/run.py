@@ -45,7 +45,7 @@ ALL_ALLOCATORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "pcmalloc"]
 # Debian packages that `make bench` installs when missing.
 PACKAGES = ["libjemalloc2", "libmimalloc2.0", "libtcmalloc-minimal4",
             "libbenchmark-dev", "redis-server", "redis-tools", "sqlite3",
-            "gnuplot-nox", "valgrind"]
+            "gnuplot-nox", "valgrind", "mawk", "strace"]
 
 # Variables that would change an allocator's behaviour: removed from the
 # environment of every run, so that a stray setting cannot skew a result.
@@ -143,6 +143,9 @@ WORKLOADS = [
       "ops_per_sec", "fixed working set, FIFO/LIFO, main and 2nd thread"),
     W("large-calloc", "large_calloc", [400], None, None,
       "mib_per_sec", "5-25 MiB calloc, page touching"),
+    W("grow-buffer", "grow_buffer", [20000, 100, 8], [20000, 100, 8],
+      [2000, 100, 8], "steps_per_sec",
+      "a buffer rebuilt 8 bytes larger each step (malloc, memcpy, free)"),
     W("frag", "frag", [20, 400000, 128], None, None,
       "ops_per_sec", "long phased run: RSS against live bytes"),
     W("mem-return", "mem_return", [1024], None, None,
@@ -163,6 +166,8 @@ WORKLOADS = [
     W("sqlite", "sqlite3", ["-batch", ":memory:", ".read @data/sqlite.sql"],
       ["-batch", ":memory:", ".read @data/sqlite-quick.sql"], None,
       None, "sqlite3 in-memory insert/index/query script"),
+    W("awk", "/usr/bin/mawk", ["-f", "@real/work.awk", "@data/access.log"],
+      None, None, None, "mawk over a generated 400,000-line access log"),
     W("gcc", "/usr/bin/gcc", ["-O2", "-c", "@data/big.c", "-o",
                               "@tmp/big.o"], None, None,
       None, "gcc -O2 on a generated 8000-line C file"),
@@ -399,6 +404,8 @@ def prepare_data(ctx, workloads):
                                                            "100000"]))
     if "gcc" in names:
         gens.append(("gen_cfile.py", "big.c", []))
+    if "awk" in names:
+        gens.append(("gen_log.py", "access.log", []))
     for gen, out, extra in gens:
         path = os.path.join(ctx.data, out)
         src = os.path.join(HERE, "real", gen)
@@ -411,13 +418,18 @@ def prepare_data(ctx, workloads):
 # --------------------------------------------------------------- running
 
 
-def run_prog(ctx, w, alloc, argv, rep):
-    env = clean_env()
-    env.update(w.env)
+def resolve_prog(ctx, w):
     prog = w.prog if os.path.isabs(w.prog) or "/" in w.prog else None
     if prog is None:
         local = os.path.join(ctx.bdir, w.prog)
         prog = local if os.path.exists(local) else shutil.which(w.prog)
+    return prog
+
+
+def run_prog(ctx, w, alloc, argv, rep):
+    env = clean_env()
+    env.update(w.env)
+    prog = resolve_prog(ctx, w)
     if not prog:
         return {"status": 127, "error": "%s not found" % w.prog}
     cmd = [prog] + [ctx.expand(a) for a in argv]
@@ -438,6 +450,45 @@ def run_prog(ctx, w, alloc, argv, rep):
                                    stderr.strip()[-300:])
     res["kv"] = parse_kv(stdout)
     return res
+
+
+SYSCALLS = ["madvise", "mmap", "munmap", "mprotect", "brk"]
+
+
+def count_syscalls(ctx, wls, allocs, path):
+    """One untimed run of each program workload per allocator under
+    strace -f -c: how many memory system calls it makes."""
+    with open(path, "w") as f:
+        f.write("workload,allocator," + ",".join(SYSCALLS) + "\n")
+        for w in wls:
+            if w.kind != "prog":
+                continue
+            argv = w.args[ctx.mode] if w.args.get(ctx.mode) is not None \
+                else w.args["full"]
+            for a in allocs:
+                fd, trace = tempfile.mkstemp(dir=ctx.tmp, prefix="strace-")
+                os.close(fd)
+                traced = Workload(w.name, w.kind, "/usr/bin/strace",
+                                  {ctx.mode: ["-f", "-qq", "-c", "-o", trace,
+                                              "-e", "trace=" + ",".join(SYSCALLS),
+                                              resolve_prog(ctx, w)] + list(argv)},
+                                  None, w.doc, env=w.env, timeout=w.timeout * 3)
+                res = run_prog(ctx, traced, a, traced.args[ctx.mode], 0)
+                counts = dict.fromkeys(SYSCALLS, 0)
+                try:
+                    with open(trace) as t:
+                        for line in t:
+                            parts = line.split()
+                            if parts and parts[-1] in counts and len(parts) >= 4:
+                                counts[parts[-1]] = int(parts[3])
+                    os.unlink(trace)
+                except (OSError, ValueError):
+                    pass
+                if "error" in res:
+                    log("bench: syscalls %s %s: %s" % (w.name, a, res["error"]))
+                f.write(csv_line([w.name, a] + [counts[s] for s in SYSCALLS]))
+                log("syscalls %-13s %-9s %s" % (w.name, a, " ".join(
+                    "%s=%d" % (s, counts[s]) for s in SYSCALLS[:3])))
 
 
 def resp_command(port, *words, timeout=10):
@@ -927,7 +978,7 @@ def report(out_dir, allocs=None, header=None):
             charts["micro"] = "Microbenchmarks"
 
     # special tables
-    md += special_tables(runs, allocs, wls)
+    md += special_tables(runs, allocs, wls, out_dir)
 
     # charts of the ratios
     for key, title, label in (("elapsed_s", "time", "Elapsed time"),
@@ -975,7 +1026,7 @@ def report(out_dir, allocs=None, header=None):
     return geo
 
 
-def special_tables(runs, allocs, wls):
+def special_tables(runs, allocs, wls, out_dir):
     md = []
 
     def med(w, a, key):
@@ -1035,6 +1086,22 @@ def special_tables(runs, allocs, wls):
           "%.0f",
           "redis-benchmark -c 20 -P 16 -d 256 -r 100000 (medians, higher "
           "is better).  The client shares the 2 cores with the server.")
+    sysc = read_csv(os.path.join(out_dir, "syscalls.csv"))
+    if sysc:
+        sc_allocs = [a for a in allocs if any(r["allocator"] == a for r in sysc)]
+        md.extend(["### Memory system calls per run", "",
+                   "madvise / mmap / munmap calls of one run of each workload "
+                   "(strace -f -c, a separate untimed run; threads included).",
+                   "", "| workload | " + " | ".join(sc_allocs) + " |",
+                   "|---|" + "---:|" * len(sc_allocs)])
+        for w in dict.fromkeys(r["workload"] for r in sysc):
+            cells = []
+            for a in sc_allocs:
+                r = [x for x in sysc if x["workload"] == w and x["allocator"] == a]
+                cells.append("%s / %s / %s" % (r[0]["madvise"], r[0]["mmap"],
+                                               r[0]["munmap"]) if r else "-")
+            md.append("| %s | %s |" % (w, " | ".join(cells)))
+        md.append("")
     return md
 
 
@@ -1208,6 +1275,10 @@ def main():
     ap.add_argument("--list", action="store_true",
                     help="list the workloads and exit")
     ap.add_argument("--no-selfcheck", action="store_true")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="after the timed runs, run each program workload "
+                    "once more per allocator under strace -c and tabulate "
+                    "its madvise/mmap/munmap calls (default in full mode)")
     ap.add_argument("--pcmalloc", metavar="LIB",
                     help="benchmark this libpcmalloc.so instead of "
                     "BUILD/libpcmalloc.so")
@@ -1370,6 +1441,8 @@ def main():
     runs_f.close()
     micro_f.close()
     frag_f.close()
+    if (args.syscalls or args.mode == "full") and shutil.which("strace"):
+        count_syscalls(ctx, wls, allocs, os.path.join(out, "syscalls.csv"))
     took = time.monotonic() - t_start
     header.append("total run time %.0f s; load average at the end %.2f "
                   "(the machine has %d cores)" % (took, os.getloadavg()[0],
