@@ -661,6 +661,17 @@ void pcm_zone_maybe_purge(struct pcm_zone *z, int background)
 		purge(z, dirty / 2, background ? PCM_PURGE_BACKGROUND : PCM_PURGE_DECAY);
 }
 
+void pcm_zone_thp_regions(struct pcm_zone *z, size_t *hinted, size_t *split)
+{
+	pcm_lock(&z->lock);
+	for (struct pcm_arena *a = z->arenas; a; a = a->next) {
+		uint32_t h = __atomic_load_n(&a->thp_mask, __ATOMIC_RELAXED);
+		*hinted += (size_t)__builtin_popcount(h);
+		*split += (size_t)__builtin_popcount(h & a->split_mask);
+	}
+	pcm_unlock(&z->lock);
+}
+
 void pcm_zone_abandon(struct pcm_zone *z)
 {
 	zone_gen[z->id]++;

@@ -56,6 +56,10 @@ size_t pcm_zone_purge(struct pcm_zone *z, size_t target);
  * address space runs out.  Returns how many.  Call without locks held. */
 size_t pcm_zones_release_free(void);
 
+/* Adds the zone's 2 MiB regions hinted for huge pages, and those of them
+ * a purge broke that wait to be collapsed again. */
+void pcm_zone_thp_regions(struct pcm_zone *z, size_t *hinted, size_t *split);
+
 /* Fork repair: forget every arena of the zone (their pages leak). */
 void pcm_zone_abandon(struct pcm_zone *z);
 

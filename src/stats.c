@@ -145,8 +145,11 @@ void pcm_stats_print(int fd)
 		       "returned to OS %s\n", mib(b1, sizeof b1, st.resident),
 		       st.free_pages, st.dirty_pages,
 		       mib(b2, sizeof b2, st.purged_bytes));
-	pcm_out_printf(&o, "cached:          %zu objects, %s\n", st.cached_objects,
-		       mib(b1, sizeof b1, st.cached_bytes));
+	size_t tc_o, tc_b, tc_large, tc_n;
+	pcm_tcache_totals(&tc_o, &tc_b, &tc_large, &tc_n);
+	pcm_out_printf(&o, "cached:          %zu objects, %s (of which large classes %s)\n",
+		       st.cached_objects, mib(b1, sizeof b1, st.cached_bytes),
+		       mib(b2, sizeof b2, pc_large + tc_large));
 	struct pcm_bg_totals bg;
 	pcm_background_totals(&bg);
 	static const char *const bg_names[] = {"not started", "running", "asleep", "off"};
@@ -156,9 +159,14 @@ void pcm_stats_print(int fd)
 		       (unsigned long long)bg.drained_objs,
 		       (unsigned long long)bg.purged_pages,
 		       (unsigned long long)bg.wakeups);
-	pcm_out_printf(&o, "THP policy:      %s (kernel %s)\n",
+	size_t hinted = 0, split = 0;
+	for (int z = 0; z < PCM_NR_ZONES; z++)
+		pcm_zone_thp_regions(&pcm_zones[z], &hinted, &split);
+	pcm_out_printf(&o, "THP policy:      %s (kernel %s); %zu regions of 2 MiB hinted "
+		       "for huge pages, %zu of them waiting to collapse\n",
 		       pcm_conf.thp == 0 ? "never" : pcm_conf.thp == 1 ? "madvise" : "always",
-		       pcm_conf.sys_thp == 0 ? "never" : pcm_conf.sys_thp == 1 ? "madvise" : "always");
+		       pcm_conf.sys_thp == 0 ? "never" : pcm_conf.sys_thp == 1 ? "madvise" : "always",
+		       hinted, split);
 	pcm_out_printf(&o, "slabinfo:  class   size  order objs/slab  slabs  "
 		       "objs-out  refills  drains\n");
 	for (unsigned cls = 1; cls < PCM_NR_CLASSES && pcm_is_initialised(); cls++) {
