@@ -646,8 +646,9 @@ void pcm_zone_maybe_purge(struct pcm_zone *z, int background)
 	 * budget, purge to 3/4 of it, at most every PURGE_MIN_NS, so that a
 	 * working set freed and retaken in a loop is not refaulted each time
 	 * and the madvise calls a second are bounded (PURGE_MAX_CALLS per
-	 * invocation).  Under budget, unused memory decays: half of it goes
-	 * each decay period, leaving dense huge pages whole. */
+	 * invocation); the background worker purges all that is over budget
+	 * at once.  Under budget, unused memory decays: half of it goes each
+	 * decay period, leaving dense huge pages whole. */
 	size_t dirty = __atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED);
 	if (!dirty)
 		return;
@@ -655,8 +656,15 @@ void pcm_zone_maybe_purge(struct pcm_zone *z, int background)
 	size_t budget = pcm_conf.dirty_max_pages > used / 4 ? pcm_conf.dirty_max_pages
 							    : used / 4;
 	uint64_t since = pcm_os_now_ns() - __atomic_load_n(&z->last_purge_ns, __ATOMIC_RELAXED);
-	if (dirty > budget && since > PURGE_MIN_NS)
-		purge(z, budget / 4 * 3, background ? PCM_PURGE_BACKGROUND : PCM_PURGE_BUDGET);
+	if (dirty > budget && background) {
+		/* Off the allocation path, what is over budget goes now: each
+		 * page is purged once, so the calls are bounded by what the
+		 * program freed, not by how often it allocates. */
+		for (int i = 0; i < 64 && purge(z, budget / 4 * 3, PCM_PURGE_BACKGROUND); i++)
+			if (__atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED) <= budget)
+				break;
+	} else if (dirty > budget && since > PURGE_MIN_NS)
+		purge(z, budget / 4 * 3, PCM_PURGE_BUDGET);
 	else if (since > pcm_conf.decay_ns)
 		purge(z, dirty / 2, background ? PCM_PURGE_BACKGROUND : PCM_PURGE_DECAY);
 }
