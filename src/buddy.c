@@ -553,9 +553,15 @@ static int keep_dense(const struct pcm_page *pg, int gentle)
 	return a->region_used[pcm_page_index(pg) / REGION_PAGES] >= DENSE_PAGES;
 }
 
-static size_t purge(struct pcm_zone *z, size_t target, int reason)
+/* Purges down to `target` dirty pages (at most what is dirty now), in free
+ * blocks of min_order or more; with `bounded`, at most PURGE_MAX_CALLS
+ * madvise calls and PURGE_SCAN blocks looked at.  Returns pages purged. */
+static size_t purge(struct pcm_zone *z, size_t target, int reason, int bounded,
+		    unsigned min_order)
 {
 	size_t purged = 0, calls = 0, scanned = 0;
+	size_t max_calls = bounded ? PURGE_MAX_CALLS : SIZE_MAX;
+	size_t max_scan = bounded ? PURGE_SCAN : SIZE_MAX;
 	int gentle = reason == PCM_PURGE_DECAY ||
 		     (reason == PCM_PURGE_BACKGROUND && z->dirty_pages <= target * 2);
 	struct pcm_page *batch[PURGE_BATCH];
@@ -565,14 +571,14 @@ static size_t purge(struct pcm_zone *z, size_t target, int reason)
 	/* At most what is dirty now: pages freed meanwhile by other threads
 	 * wait for the next call, so that one call's work is bounded. */
 	size_t budget = z->dirty_pages > target ? z->dirty_pages - target : 0;
-	while (budget && calls < PURGE_MAX_CALLS && scanned < PURGE_SCAN) {
+	while (budget && calls < max_calls && scanned < max_scan) {
 		/* Largest blocks first (whole huge pages before pieces of
 		 * them), coldest first: the tails of the lists. */
 		size_t n = 0, want = budget;
-		for (int o = PCM_MAX_ORDER; o >= 0 && n < PURGE_BATCH && want; o--) {
+		for (int o = PCM_MAX_ORDER; o >= (int)min_order && n < PURGE_BATCH && want; o--) {
 			struct pcm_page *s = &z->free_area[o];
 			for (struct pcm_page *pg = s->prev, *prev; pg != s && n < PURGE_BATCH &&
-			     want && scanned < PURGE_SCAN; pg = prev) {
+			     want && scanned < max_scan; pg = prev) {
 				prev = pg->prev;
 				scanned++;
 				struct pcm_arena *a = pcm_arena_of_page(pg);
@@ -637,36 +643,40 @@ static size_t purge(struct pcm_zone *z, size_t target, int reason)
 
 size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
 {
-	return purge(z, target, PCM_PURGE_TRIM);
+	return purge(z, target, PCM_PURGE_TRIM, 0, 0);
 }
 
 void pcm_zone_maybe_purge(struct pcm_zone *z, int background)
 {
-	/* Budget: the configured floor, or a quarter of what is in use.  Over
-	 * budget, purge to 3/4 of it, at most every PURGE_MIN_NS, so that a
-	 * working set freed and retaken in a loop is not refaulted each time
-	 * and the madvise calls a second are bounded (PURGE_MAX_CALLS per
-	 * invocation); the background worker purges all that is over budget
-	 * at once.  Under budget, unused memory decays: half of it goes each
+	/* Budget: the configured floor, or an eighth of what is in use.  Over
+	 * budget, purge to half of it, at most every PURGE_MIN_NS and
+	 * PURGE_MAX_CALLS calls, so that a working set freed and retaken in a
+	 * loop is not refaulted each time; far over it (4x), in between, the
+	 * whole free huge pages (2 MiB blocks and larger) at once: a few calls
+	 * give back much, and the program freed that much since the last
+	 * purge.  The background worker purges all that is over budget at
+	 * once.  Under budget, unused memory decays: half of it goes each
 	 * decay period, leaving dense huge pages whole. */
 	size_t dirty = __atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED);
 	if (!dirty)
 		return;
 	size_t used = __atomic_load_n(&z->used_pages, __ATOMIC_RELAXED);
-	size_t budget = pcm_conf.dirty_max_pages > used / 4 ? pcm_conf.dirty_max_pages
-							    : used / 4;
+	size_t budget = pcm_conf.dirty_max_pages > used / 8 ? pcm_conf.dirty_max_pages
+							    : used / 8;
 	uint64_t since = pcm_os_now_ns() - __atomic_load_n(&z->last_purge_ns, __ATOMIC_RELAXED);
 	if (dirty > budget && background) {
 		/* Off the allocation path, what is over budget goes now: each
 		 * page is purged once, so the calls are bounded by what the
 		 * program freed, not by how often it allocates. */
-		for (int i = 0; i < 64 && purge(z, budget / 4 * 3, PCM_PURGE_BACKGROUND); i++)
-			if (__atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED) <= budget)
-				break;
-	} else if (dirty > budget && since > PURGE_MIN_NS)
-		purge(z, budget / 4 * 3, PCM_PURGE_BUDGET);
-	else if (since > pcm_conf.decay_ns)
-		purge(z, dirty / 2, background ? PCM_PURGE_BACKGROUND : PCM_PURGE_DECAY);
+		purge(z, budget / 2, PCM_PURGE_BACKGROUND, 0, 0);
+	} else if (dirty > budget && since > PURGE_MIN_NS) {
+		purge(z, budget / 2, PCM_PURGE_BUDGET, 1, 0);
+	} else if (dirty / 4 > budget) {
+		/* Whole free huge pages only: a few calls give back a lot. */
+		purge(z, budget / 2, PCM_PURGE_BUDGET, 0, REGION_ORDER);
+	} else if (since > pcm_conf.decay_ns) {
+		purge(z, dirty / 2, background ? PCM_PURGE_BACKGROUND : PCM_PURGE_DECAY, 1, 0);
+	}
 }
 
 void pcm_zone_thp_regions(struct pcm_zone *z, size_t *hinted, size_t *split)
