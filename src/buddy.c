@@ -668,7 +668,11 @@ void pcm_zone_maybe_purge(struct pcm_zone *z, int background)
 		/* Off the allocation path, what is over budget goes now: each
 		 * page is purged once, so the calls are bounded by what the
 		 * program freed, not by how often it allocates. */
-		purge(z, budget / 2, PCM_PURGE_BACKGROUND, 0, 0);
+		/* Whole free huge pages first, as many as it takes; then
+		 * pieces, as the free path would (bounded). */
+		purge(z, budget / 2, PCM_PURGE_BACKGROUND, 0, REGION_ORDER);
+		if (__atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED) > budget)
+			purge(z, budget / 2, PCM_PURGE_BACKGROUND, 1, 0);
 	} else if (dirty > budget && since > PURGE_MIN_NS) {
 		purge(z, budget / 2, PCM_PURGE_BUDGET, 1, 0);
 	} else if (dirty / 4 > budget) {
