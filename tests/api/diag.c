@@ -118,12 +118,8 @@ static void run_case(const struct dcase *c, bool active)
 {
 	int errp[2], addrp[2];
 	REQUIRE(pipe(errp) == 0 && pipe(addrp) == 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	REQUIRE(pid >= 0);
+	pid_t pid = pcm_fork_crasher();
 	if (pid == 0) {
-		struct rlimit rl = {0, 0};
-		setrlimit(RLIMIT_CORE, &rl);
 		alarm(20);
 		close(errp[0]);
 		close(addrp[0]);

@@ -115,12 +115,8 @@ static void run(int resource, const char *name)
 
 static void wild_write(void)
 {
-	fflush(NULL);
-	pid_t pid = fork();
-	REQUIRE(pid >= 0);
+	pid_t pid = pcm_fork_crasher();
 	if (pid == 0) {
-		struct rlimit rl = {0, 0};
-		setrlimit(RLIMIT_CORE, &rl);
 		char *p = malloc(64);
 		if (!p)
 			_exit(3);

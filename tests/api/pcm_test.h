@@ -467,6 +467,20 @@ static PCM_UNUSED size_t pcm_slab_objects(void)
 	return pcm_stats(&st) ? st.slab_objects : 0;
 }
 
+/* fork() for a child that is expected to crash: stdio flushed first, and
+ * no core file from the child. */
+static PCM_UNUSED pid_t pcm_fork_crasher(void)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = {0, 0};
+		setrlimit(RLIMIT_CORE, &rl);
+	}
+	return pid;
+}
+
 /* ---- a quiescent baseline ------------------------------------------------ */
 
 static void *pcm_idle_thread(void *arg)
