@@ -1,41 +1,86 @@
 # pcmalloc build.  `make` builds build/libpcmalloc.so and build/libpcmalloc.a;
-# `make test` builds and runs every test; `make help` lists the rest.
+# `make test` (or `make check`) builds and runs every test; `make help` lists
+# the rest.
+#
+# The usual variables are honoured: CC, CFLAGS (default -O2 -g), CPPFLAGS,
+# LDFLAGS, DESTDIR, PREFIX, BINDIR, LIBDIR, INCLUDEDIR, MANDIR; V=1 shows the
+# full command lines.  OPT (the optimisation level inside the default CFLAGS)
+# and EXTRA_CFLAGS (appended to every compile and link) are kept for the
+# build variants below.  The flags the library needs to be correct (PIC,
+# initial-exec TLS, no builtin malloc...) are always added after the user's.
 
 CC      ?= cc
 CXX     ?= c++
 BUILD   ?= build
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
 OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CPPFLAGS ?=
+LDFLAGS ?=
 EXTRA_CFLAGS ?=
 
+# Library version (include/pcmalloc.h) and ABI version (the soname).
+VERSION := $(shell sed -n 's/^\#define PCMALLOC_VERSION "\(.*\)"/\1/p' include/pcmalloc.h)
+SOVERSION := 1
+SONAME  := libpcmalloc.so.$(SOVERSION)
+SOREAL  := libpcmalloc.so.$(SOVERSION).0.0
+
+# Quiet build lines unless V=1.
+V ?= 0
+ifeq ($(V),1)
+Q :=
+say = @:
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2);
+endif
+ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+say = @:
+endif
+
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CFLAGS_BASE := -std=gnu11 $(OPT) -g $(WARN) -fPIC -pthread \
-	-fvisibility=hidden -fno-semantic-interposition -ftls-model=initial-exec \
-	-fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc \
-	-fno-builtin-realloc -fno-stack-protector -D_GNU_SOURCE
-LIB_CFLAGS := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
-TEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -Iinclude -Itests $(EXTRA_CFLAGS)
+LIB_BASE := -std=gnu11 $(WARN) -pthread -D_GNU_SOURCE
+LIB_MUST := -fPIC -fvisibility=hidden -fno-semantic-interposition \
+	-ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free \
+	-fno-builtin-calloc -fno-builtin-realloc -fno-stack-protector
+LIB_CFLAGS = $(LIB_BASE) $(CPPFLAGS) $(CFLAGS) $(EXTRA_CFLAGS) $(LIB_MUST)
+TEST_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -Iinclude -Itests \
+	$(CPPFLAGS) $(EXTRA_CFLAGS)
 
 SRCS := $(wildcard src/*.c) preload/shim.c
 OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS))
 DEPS := $(OBJS:.o=.d)
 
-.PHONY: deps demo all lib test unit api check-static clean install help debug ubsan \
-	valgrind fastpath
-all: lib
+.PHONY: deps demo all lib test check unit api check-static clean install \
+	uninstall help debug ubsan valgrind fastpath
+all: lib $(BUILD)/pcmalloc
 lib: $(BUILD)/libpcmalloc.so $(BUILD)/libpcmalloc.a
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libpcmalloc.so: $(OBJS)
-	$(CC) -shared -Wl,-soname,libpcmalloc.so -Wl,-z,now -Wl,-z,relro \
-		$(EXTRA_CFLAGS) -o $@ $(OBJS)
+# The real file carries the full version; libpcmalloc.so.1 (the soname) and
+# libpcmalloc.so (for the linker and LD_PRELOAD=build/libpcmalloc.so) are
+# links to it.
+$(BUILD)/$(SOREAL): $(OBJS)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,-z,now -Wl,-z,relro \
+		$(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(OBJS)
+
+$(BUILD)/libpcmalloc.so: $(BUILD)/$(SOREAL)
+	$(Q)ln -sf $(SOREAL) $(BUILD)/$(SONAME)
+	$(Q)ln -sf $(SONAME) $@
 
 $(BUILD)/libpcmalloc.a: $(OBJS)
-	rm -f $@
-	ar rcs $@ $(OBJS)
+	$(call say,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $(OBJS)
 
 -include $(DEPS)
 
@@ -48,7 +93,8 @@ CORE_SRCS := $(filter-out src/os.c,$(wildcard src/*.c))
 
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/fake_os.c $(CORE_SRCS) $(wildcard src/*.h tests/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -Isrc -o $@ $< tests/unit/fake_os.c $(CORE_SRCS) -ldl
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< tests/unit/fake_os.c $(CORE_SRCS) -ldl
 
 # API tests: each built twice, linked with the static library and plain
 # (run under LD_PRELOAD).
@@ -58,25 +104,30 @@ API_PLAIN := $(patsubst tests/api/%.c,$(BUILD)/tests/api/%.plain,$(API_SRCS))
 
 $(BUILD)/tests/api/%.static: tests/api/%.c $(BUILD)/libpcmalloc.a $(wildcard tests/api/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libpcmalloc.a -ldl
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libpcmalloc.a -ldl
 
 $(BUILD)/tests/api/%.plain: tests/api/%.c $(wildcard tests/api/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ $< -ldl
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< -ldl
 
 # Whole-program tests of linking: fully static, C++, and the library's
 # dependencies.
 $(BUILD)/tests/link/static_full: tests/link/static_link.c $(BUILD)/libpcmalloc.a
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -static -o $@ $< $(BUILD)/libpcmalloc.a
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) -static $(LDFLAGS) -o $@ $< $(BUILD)/libpcmalloc.a
 
 $(BUILD)/tests/link/cxx_new: tests/link/cxx_new.cc
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $<
+	$(call say,CXX,$@)
+	$(Q)$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -Iinclude $(LDFLAGS) -o $@ $<
 
 $(BUILD)/tests/link/cxx_new.static: tests/link/cxx_new.cc $(BUILD)/libpcmalloc.a
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -Iinclude $(EXTRA_CFLAGS) -o $@ $< $(BUILD)/libpcmalloc.a
+	$(call say,CXX,$@)
+	$(Q)$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -Iinclude $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libpcmalloc.a
 
 LINK_BINS := $(BUILD)/tests/link/static_full $(BUILD)/tests/link/cxx_new \
 	$(BUILD)/tests/link/cxx_new.static
@@ -85,12 +136,15 @@ test-bins: lib $(UNIT_BINS) $(API_STATIC) $(API_PLAIN) $(LINK_BINS)
 
 # The test command the README gives: builds everything, runs every suite
 # (unit, API static and preloaded, link, black-box, valgrind, UBSan).
-test: test-bins
+test: test-bins $(BUILD)/pcmalloc
 	@$(MAKE) --no-print-directory BUILD=build-ubsan OPT=-O1 \
 		EXTRA_CFLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined" \
 		test-bins
 	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang lib
 	@BUILD=$(BUILD) bash tests/run.sh
+
+# The GNU name of the same.
+check: test
 
 # Installs the Debian packages the build and the tests need (apt-get).
 deps:
@@ -113,14 +167,49 @@ valgrind: test-bins
 fastpath: lib
 	@bash tests/fastpath.sh $(BUILD)/libpcmalloc.so
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
-		$(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 755 $(BUILD)/libpcmalloc.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(BUILD)/libpcmalloc.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 include/pcmalloc.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define PCMALLOC_VERSION "\(.*\)"/\1/p' include/pcmalloc.h)|' \
-		pcmalloc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pcmalloc.pc
+# Installs the library (with its soname links), the header, the pkg-config
+# file, the pcmalloc wrapper, BIN_PROGS and the man pages under
+# $(DESTDIR)$(PREFIX); `make uninstall` with the same variables removes
+# exactly those files.  Run ldconfig afterwards for a system-wide install.
+BIN_PROGS ?=
+MAN1 := man/pcmalloc.1 man/pcmstat.1
+MAN3 := man/pcmalloc.3
+INSTALLED_FILES = $(LIBDIR)/$(SOREAL) $(LIBDIR)/$(SONAME) $(LIBDIR)/libpcmalloc.so \
+	$(LIBDIR)/libpcmalloc.a $(INCLUDEDIR)/pcmalloc.h $(LIBDIR)/pkgconfig/pcmalloc.pc \
+	$(BINDIR)/pcmalloc $(foreach p,$(BIN_PROGS),$(BINDIR)/$(notdir $(p))) \
+	$(foreach p,$(MAN1),$(MANDIR)/man1/$(notdir $(p))) \
+	$(foreach p,$(MAN3),$(MANDIR)/man3/$(notdir $(p)))
+
+install: lib $(BIN_PROGS)
+	$(call say,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	$(Q)install -m 755 $(BUILD)/$(SOREAL) $(DESTDIR)$(LIBDIR)/
+	$(Q)ln -sf $(SOREAL) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	$(Q)ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpcmalloc.so
+	$(Q)install -m 644 $(BUILD)/libpcmalloc.a $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m 644 include/pcmalloc.h $(DESTDIR)$(INCLUDEDIR)/
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		pcmalloc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/pcmalloc.pc
+	$(Q)sed -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		tools/pcmalloc.in > $(DESTDIR)$(BINDIR)/pcmalloc
+	$(Q)chmod 755 $(DESTDIR)$(BINDIR)/pcmalloc
+	$(Q)$(if $(BIN_PROGS),install -m 755 $(BIN_PROGS) $(DESTDIR)$(BINDIR)/,:)
+	$(Q)install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	$(Q)install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
+
+uninstall:
+	$(call say,RM,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INSTALLED_FILES))
+	$(Q)-rmdir $(DESTDIR)$(LIBDIR)/pkgconfig 2>/dev/null || true
+
+# The wrapper, runnable from the build tree (it finds the library next to it).
+$(BUILD)/pcmalloc: tools/pcmalloc.in include/pcmalloc.h
+	$(call say,GEN,$@)
+	$(Q)mkdir -p $(BUILD)
+	$(Q)sed -e 's|@LIBDIR@|$(abspath $(BUILD))|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	$(Q)chmod 755 $@
 
 clean:
 	rm -rf build build-ubsan build-debug build-clang
@@ -129,12 +218,15 @@ help:
 	@echo "make             build build/libpcmalloc.so and build/libpcmalloc.a"
 	@echo "make deps        install the Debian packages the build and tests need"
 	@echo "make demo        sqlite3 under pcmalloc, with pcmalloc's statistics"
-	@echo "make test        build and run every test suite (what CI runs)"
+	@echo "make test        build and run every test suite (what CI runs); also: make check"
 	@echo "make valgrind    the unit and API tests under valgrind memcheck"
 	@echo "make ubsan       build the tests with UBSan (build-ubsan/)"
 	@echo "make debug       a -O0 build in build-debug/"
 	@echo "make fastpath    count the malloc/free fast-path instructions against the budget"
-	@echo "make install PREFIX=/usr/local   library, header, pkg-config file"
+	@echo "make install     library (libpcmalloc.so.1), header, pkg-config file, the pcmalloc"
+	@echo "                 wrapper, man pages; PREFIX=/usr/local LIBDIR BINDIR MANDIR DESTDIR"
+	@echo "make uninstall   removes what make install put in place (same variables)"
+	@echo "variables        CC CFLAGS CPPFLAGS LDFLAGS are honoured; V=1 shows full command lines"
 	@echo "make bench / bench-quick / bench-callgrind   the benchmark suite"
 
 -include bench/bench.mk

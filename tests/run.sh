@@ -80,6 +80,8 @@ if want link; then
 	run "link/cxx (linked)" 60 "$BUILD/tests/link/cxx_new.static"
 	run "link/libc-only" 10 bash -c "! readelf -d '$LIB' | grep NEEDED | grep -vE 'libc.so.6|ld-linux-x86-64.so.2'"
 	run "link/conf" 120 env PCMALLOC_LIB="$LIB" bash tests/link/conf.sh
+	run "link/wrapper" 120 env BUILD="$BUILD" bash tests/link/wrapper.sh
+	run "link/install" 300 env BUILD="$BUILD" bash tests/link/install.sh
 	# The library built with clang, under the same API tests.
 	if [ -f build-clang/libpcmalloc.so ]; then
 		for t in api_basic percpu mt_stress; do
