@@ -11,6 +11,8 @@
 
 CC      ?= cc
 CXX     ?= c++
+OBJCOPY ?= objcopy
+OBJDUMP ?= objdump
 BUILD   ?= build
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -60,10 +62,16 @@ DEPS := $(OBJS:.o=.d)
 all: lib $(BUILD)/pcmalloc
 lib: $(BUILD)/libpcmalloc.so $(BUILD)/libpcmalloc.a
 
+# Every code section of the library's objects is renamed pcm_text, so that
+# the heap profiler can tell pcmalloc's frames from the program's by address
+# (__start_pcm_text/__stop_pcm_text, also in static links; see src/prof.h).
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
-	$(Q)$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(LIB_CFLAGS) -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
+	$(Q)$(OBJCOPY) $$($(OBJDUMP) -h $@.tmp | \
+		awk '$$2 ~ /^\.text/ { printf " --rename-section %s=pcm_text", $$2 }') $@.tmp $@
+	$(Q)rm -f $@.tmp
 
 # The real file carries the full version; libpcmalloc.so.1 (the soname) and
 # libpcmalloc.so (for the linker and LD_PRELOAD=build/libpcmalloc.so) are
@@ -129,8 +137,20 @@ $(BUILD)/tests/link/cxx_new.static: tests/link/cxx_new.cc $(BUILD)/libpcmalloc.a
 	$(call say,CXX,$@)
 	$(Q)$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -Iinclude $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libpcmalloc.a
 
+# The heap profiler's test program, preloaded and linked (tests/link/prof.sh).
+$(BUILD)/tests/link/prof_sites: tests/link/prof_sites.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< -ldl
+
+$(BUILD)/tests/link/prof_sites.static: tests/link/prof_sites.c $(BUILD)/libpcmalloc.a
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -rdynamic -o $@ $< $(BUILD)/libpcmalloc.a -ldl
+
 LINK_BINS := $(BUILD)/tests/link/static_full $(BUILD)/tests/link/cxx_new \
-	$(BUILD)/tests/link/cxx_new.static
+	$(BUILD)/tests/link/cxx_new.static \
+	$(BUILD)/tests/link/prof_sites $(BUILD)/tests/link/prof_sites.static
 
 test-bins: lib $(UNIT_BINS) $(API_STATIC) $(API_PLAIN) $(LINK_BINS)
 

@@ -77,6 +77,12 @@ void pcmalloc_stats_print(int fd);
 /* Flushes the calling thread's cache back to the slabs. */
 void pcmalloc_thread_flush(void);
 
+/* Writes the heap profile of PCMALLOC_CONF=prof:1 (live sampled allocations
+ * and their call stacks, in the text format google-pprof reads) to path.
+ * Returns 0, or -1 with errno set: EINVAL when the profiler is off, or the
+ * error of creating the file. */
+int pcmalloc_prof_dump(const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@
  */
 
 #include "../src/api.h"
+#include "../src/prof.h"
 #include "../src/stats.h"
 #include "../include/pcmalloc.h"
 
@@ -82,6 +83,11 @@ PCM_EXPORT void pcmalloc_stats_print(int fd)
 PCM_EXPORT void pcmalloc_thread_flush(void)
 {
 	pcm_tcache_flush();
+}
+
+PCM_EXPORT int pcmalloc_prof_dump(const char *path)
+{
+	return pcm_prof_dump_path(path);
 }
 
 static void *pcm_memalign(size_t align, size_t n)

@@ -10,6 +10,7 @@
 #include "lifecycle.h"
 #include "os.h"
 #include "percpu.h"
+#include "prof.h"
 #include "reentry.h"
 #include "slab.h"
 
@@ -104,11 +105,11 @@ static void *alloc_big(size_t n, size_t align, int zero)
 	if (n <= PCM_LARGE_MAX && align <= (PCM_PAGE_SIZE << PCM_MAX_ORDER)) {
 		void *p = pcm_large_alloc(n, align, zero);
 		if (p)
-			return p;
+			return pcm_prof_alloc(p, n);
 		/* No arena could be had (address space or commit limits): a
 		 * mapping of just this size may still fit. */
 	}
-	return big_mapping(n, align);
+	return pcm_prof_alloc(big_mapping(n, align), n);
 }
 
 PCM_NOINLINE void *pcm_malloc_slow(size_t n)
@@ -141,11 +142,15 @@ PCM_NOINLINE void pcm_free_slow(void *p)
 			pcm_reentry_free(p);
 	} else if (a) {
 		struct pcm_page *pg = pcm_page_of(a, p);
-		pcm_large_free(pcm_large_check("free", p, pg));
+		pcm_large_check("free", p, pg);
+		pcm_prof_free(p);
+		pcm_large_free(pg);
 	} else if (p) {
 		struct pcm_huge *h = pcm_huge_find(p);
-		if (h && h->ptr == p)
+		if (h && h->ptr == p) {
+			pcm_prof_free(p);
 			pcm_huge_free(h);
+		}
 		else if (h)
 			pcm_fatal("free(): invalid pointer %p (inside a %zu-byte "
 				  "mapping at %p, not its start)", p, h->size, h->ptr);
@@ -236,6 +241,7 @@ void *pcm_realloc_impl(void *p, size_t n)
 				return p;
 		}
 	} else if (h && n > PCM_LARGE_MAX && !pcm_reentered()) {
+		pcm_prof_free(p); /* a sample of p is dropped, not resized */
 		void *q = pcm_huge_realloc(h, n);
 		if (q)
 			return q;

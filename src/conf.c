@@ -4,6 +4,7 @@
 #include "fmt.h"
 #include "os.h"
 
+#include <signal.h>
 #include <string.h>
 
 struct pcm_conf pcm_conf = {
@@ -14,6 +15,8 @@ struct pcm_conf pcm_conf = {
 	.background = 1,
 	.dirty_max_pages = (16u << 20) >> PCM_PAGE_SHIFT,
 	.decay_ns = 1000000000ull,
+	.prof_rate = 512 << 10,
+	.prof_prefix = "pcmalloc",
 };
 
 static int parse_size(const char *v, size_t len, size_t *out)
@@ -52,6 +55,7 @@ static void set(const char *k, size_t klen, const char *v, size_t vlen)
 		    : eq(k, klen, "percpu")  ? &pcm_conf.percpu
 		    : eq(k, klen, "tcache")  ? &pcm_conf.tcache
 		    : eq(k, klen, "background") ? &pcm_conf.background
+		    : eq(k, klen, "prof")    ? &pcm_conf.prof
 					     : NULL;
 	if (flag) {
 		if (eq(v, vlen, "0") || eq(v, vlen, "1"))
@@ -86,6 +90,39 @@ static void set(const char *k, size_t klen, const char *v, size_t vlen)
 			pcm_log("PCMALLOC_CONF: decay_ms wants a number");
 		return;
 	}
+	if (eq(k, klen, "prof_rate")) {
+		if (parse_size(v, vlen, &n) && n > 0 && n <= (1ull << 40))
+			pcm_conf.prof_rate = n;
+		else
+			pcm_log("PCMALLOC_CONF: prof_rate wants a size from 1 to 1T "
+				"(refused '%.*s')", (int)vlen, v);
+		return;
+	}
+	if (eq(k, klen, "prof_prefix")) {
+		if (vlen && vlen < sizeof pcm_conf.prof_prefix) {
+			memcpy(pcm_conf.prof_prefix, v, vlen);
+			pcm_conf.prof_prefix[vlen] = 0;
+		} else {
+			pcm_log("PCMALLOC_CONF: prof_prefix wants a path of 1 to %zu "
+				"bytes (refused '%.*s')", sizeof pcm_conf.prof_prefix - 1,
+				(int)vlen, v);
+		}
+		return;
+	}
+	if (eq(k, klen, "prof_signal")) {
+		if (vlen > 3 && !memcmp(v, "SIG", 3))
+			v += 3, vlen -= 3;
+		int sig = eq(v, vlen, "HUP") ? SIGHUP : eq(v, vlen, "USR1") ? SIGUSR1
+			: eq(v, vlen, "USR2") ? SIGUSR2 : 0;
+		if (!sig && parse_size(v, vlen, &n) && n >= 1 && n <= 64)
+			sig = (int)n;
+		if (sig)
+			pcm_conf.prof_signal = sig;
+		else
+			pcm_log("PCMALLOC_CONF: prof_signal wants USR1, USR2, HUP or "
+				"a number (refused '%.*s')", (int)vlen, v);
+		return;
+	}
 	pcm_log("PCMALLOC_CONF: unknown key '%.*s' ignored", (int)klen, k);
 }
 
@@ -118,4 +155,6 @@ void pcm_conf_init(void)
 	pcm_conf.sys_thp = pcm_os_thp_mode();
 	if (pcm_os_getenv("PCMALLOC_CONF", buf, sizeof buf))
 		pcm_conf_parse(buf);
+	if (pcm_conf.prof) /* every call must reach the sampler (prof.h) */
+		pcm_conf.tcache = 0;
 }

@@ -12,6 +12,10 @@
  *   dirty_max:BYTES      free memory kept resident before purging (K/M/G)
  *   decay_ms:N           purge free memory left unused this long
  *   background:0|1       a worker thread returns idle memory (default 1)
+ *   prof:0|1             the sampling heap profiler (prof.h); turns tcache off
+ *   prof_rate:BYTES      mean bytes between two samples (default 512K)
+ *   prof_prefix:PATH     automatic dumps go to PATH.PID.SEQ.heap
+ *   prof_signal:SIG      dump on this signal (USR1, USR2, HUP or a number)
  */
 #ifndef PCM_CONF_H
 #define PCM_CONF_H
@@ -35,6 +39,10 @@ struct pcm_conf {
 	int background;
 	size_t dirty_max_pages;
 	uint64_t decay_ns;
+	int prof;
+	int prof_signal;
+	size_t prof_rate;
+	char prof_prefix[200];
 };
 
 extern struct pcm_conf pcm_conf;

@@ -10,6 +10,7 @@
 #include "meta.h"
 #include "os.h"
 #include "percpu.h"
+#include "prof.h"
 #include "sizeclass.h"
 #include "slab.h"
 #include "stats.h"
@@ -17,6 +18,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 
 int pcm_init_state;
 static int report_fd = 2; /* stderr, kept open for the exit report */
@@ -81,14 +83,29 @@ static void after_fork_child(void)
 	}
 	pcm_arena_after_fork_child(forker);
 	pcm_huge_after_fork_child(forker);
+	pcm_prof_after_fork_child(forker);
 	pcm_meta_after_fork_child(forker);
 	pcm_percpu_after_fork_child(forker);
 	pcm_tcache_after_fork_child(forker);
 	pcm_background_after_fork_child();
 }
 
+/* The heap profiler starts once libc is ready (see prof.h).  A program that
+ * does not ask for it is not initialised from here. */
+__attribute__((constructor)) static void at_start(void)
+{
+	char conf[512];
+	if (!pcm_is_initialised() &&
+	    (!pcm_os_getenv("PCMALLOC_CONF", conf, sizeof conf) || !strstr(conf, "prof")))
+		return;
+	pcm_init();
+	if (pcm_conf.prof)
+		pcm_prof_start();
+}
+
 __attribute__((destructor)) static void at_exit(void)
 {
+	pcm_prof_at_exit();
 	if (pcm_is_initialised() && pcm_conf.stats)
 		pcm_stats_print(report_fd);
 }

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <execinfo.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -404,4 +405,52 @@ void pcm_os_sleep_ns(uint64_t ns)
 	struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+int pcm_os_create(const char *path)
+{
+	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+}
+
+void pcm_os_close(int fd)
+{
+	close(fd);
+}
+
+int pcm_os_copy_file(int fd, const char *path)
+{
+	char buf[4096];
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	ssize_t n;
+	while ((n = read(in, buf, sizeof buf)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		pcm_os_write(fd, buf, (size_t)n);
+	}
+	close(in);
+	return n == 0 ? 0 : -1;
+}
+
+int pcm_os_getpid(void)
+{
+	return (int)getpid();
+}
+
+int pcm_os_on_signal(int sig, void (*fn)(int))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = fn;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(sig, &sa, NULL);
+}
+
+int pcm_os_backtrace(void **pcs, int max)
+{
+	return backtrace(pcs, max);
 }

@@ -92,6 +92,20 @@ int pcm_os_membarrier_rseq(void);
 int pcm_os_thread_start(void *(*fn)(void *), const char *name);
 void pcm_os_sleep_ns(uint64_t ns);
 
+/* Files and signals for the heap profiler's dumps (prof.c). */
+/* Creates or truncates `path` for writing (0644): the fd, or -1. */
+int pcm_os_create(const char *path);
+void pcm_os_close(int fd);
+/* Copies the file at `path` (e.g. /proc/self/maps) to fd: 0, or -1. */
+int pcm_os_copy_file(int fd, const char *path);
+int pcm_os_getpid(void);
+/* Installs fn as the handler of signal sig (SA_RESTART): 0, or -1. */
+int pcm_os_on_signal(int sig, void (*fn)(int));
+/* glibc's backtrace(3): return addresses of the calling stack, innermost
+ * first.  Its first call loads libgcc_s (and allocates); after that it
+ * unwinds with the DWARF tables without allocating. */
+int pcm_os_backtrace(void **pcs, int max);
+
 PCM_END_DECLS
 
 #endif

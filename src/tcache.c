@@ -4,6 +4,7 @@
 #include "conf.h"
 #include "fmt.h"
 #include "lifecycle.h"
+#include "prof.h"
 #include "sizeclass.h"
 
 #include <errno.h>
@@ -120,7 +121,7 @@ PCM_NOINLINE void *pcm_tcache_miss(size_t n)
 	b->head = pcm_link_get(p);
 	b->count += got - 1;
 	((uintptr_t *)p)[1] = 0;
-	return p;
+	return pcm_prof_alloc(p, n); /* profiling runs without caches */
 }
 
 PCM_NOINLINE void pcm_tcache_overflow(unsigned cls, void *p)
@@ -141,6 +142,7 @@ PCM_NOINLINE void pcm_tcache_overflow(unsigned cls, void *p)
 	struct pcm_bin *b = &tc->bins[cls];
 	if (tc->state != PCM_TC_ACTIVE) {
 		/* Dead or disabled cache: straight back to the slab. */
+		pcm_prof_free(p);
 		pcm_link_set(p, NULL);
 		((uintptr_t *)p)[1] = pcm_free_key;
 		pcm_slab_put(cls, p, 1);

@@ -82,6 +82,7 @@ if want link; then
 	run "link/conf" 120 env PCMALLOC_LIB="$LIB" bash tests/link/conf.sh
 	run "link/wrapper" 120 env BUILD="$BUILD" bash tests/link/wrapper.sh
 	run "link/install" 300 env BUILD="$BUILD" bash tests/link/install.sh
+	run "link/prof" 300 env BUILD="$BUILD" PCMALLOC_LIB="$LIB" bash tests/link/prof.sh
 	# The library built with clang, under the same API tests.
 	if [ -f build-clang/libpcmalloc.so ]; then
 		for t in api_basic percpu mt_stress; do

@@ -215,3 +215,38 @@ void pcm_os_collapse(void *addr, size_t size)
 	(void)addr, (void)size;
 	fake_os.collapses++;
 }
+
+/* The profiler's files and signals: nothing to do in unit tests. */
+int pcm_os_create(const char *path)
+{
+	(void)path;
+	return -1;
+}
+
+void pcm_os_close(int fd)
+{
+	(void)fd;
+}
+
+int pcm_os_copy_file(int fd, const char *path)
+{
+	(void)fd, (void)path;
+	return -1;
+}
+
+int pcm_os_getpid(void)
+{
+	return (int)getpid();
+}
+
+int pcm_os_on_signal(int sig, void (*fn)(int))
+{
+	(void)sig, (void)fn;
+	return -1;
+}
+
+int pcm_os_backtrace(void **pcs, int max)
+{
+	(void)pcs, (void)max;
+	return 0;
+}
