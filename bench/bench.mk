@@ -2,8 +2,10 @@
 #
 # Included by the top-level Makefile, which defines the `lib` target that
 # builds $(BUILD)/libpcmalloc.so.  Targets:
-#   make bench            every workload under every allocator, 3+ times;
-#                         results in bench/results/
+#   make bench            every workload under every allocator, 4 times
+#                         (REPS); results in bench/results/; refuses a
+#                         tree with uncommitted changes (BENCH_ARGS=
+#                         --allow-dirty marks the results DIRTY instead)
 #   make bench-quick      a subset, under 3 minutes; results in
 #                         $(BUILD)/bench/results-quick/
 #   make bench-callgrind  instructions per malloc/free pair under callgrind;
@@ -14,7 +16,9 @@
 #   ALLOCATORS="glibc jemalloc mimalloc tcmalloc pcmalloc"  (default: all
 #              that are available; pcmalloc whenever libpcmalloc.so exists)
 #   WORKLOADS="larson xmalloc ..."  (default: all, or the quick subset)
-#   REPS=3     repetitions of each (workload, allocator) run
+#   ADD_ALLOCATORS="NAME=PATH ..."  more allocators, each the library at
+#              PATH preloaded under NAME (run.py --allocator NAME=PATH)
+#   REPS=4     repetitions of each (workload, allocator) run (quick: 3)
 #   RESULTS=dir  where to write the results
 #   BENCH_ARGS=... more runner options (bench/run.py --help)
 
@@ -38,6 +42,7 @@ BENCH_OPTS = --build $(BUILD) \
 	$(if $(ALLOCATORS),--allocators "$(ALLOCATORS)") \
 	$(if $(WORKLOADS),--workloads "$(WORKLOADS)") \
 	$(if $(REPS),--reps $(REPS)) \
+	$(foreach a,$(ADD_ALLOCATORS),--allocator $(a)) \
 	$(if $(RESULTS),--out $(RESULTS)) \
 	$(BENCH_ARGS)
 

@@ -120,7 +120,7 @@ REDIS_TESTS = "set,get,incr,lpush,rpop,sadd,hset,lrange_100"
 
 WORKLOADS = [
     Workload("micro", "micro", "micro",
-             {"full": ["--benchmark_min_time=0.1"],
+             {"full": ["--benchmark_min_time=0.05"],
               "quick": ["--benchmark_min_time=0.02",
                         "--benchmark_filter=" + MICRO_QUICK],
               "smoke": None},
@@ -344,7 +344,8 @@ def self_check(ctx, allocators):
                 os.path.basename(next(iter(served))).startswith("libc.so")
         else:
             good = r.returncode == 0 and served == {want}
-        extra_env, marker = specific[a]
+        extra_env, marker = specific.get(
+            a, specific["pcmalloc"] if is_ours(a) else ({}, None))
         seen = True
         if marker:
             r2 = subprocess.run([probe], env=dict(env, **extra_env),
@@ -362,7 +363,7 @@ def self_check(ctx, allocators):
             ok = False
             line += "\n          whichmalloc said: %s %s" % (
                 r.stdout.strip(), r.stderr.strip()[:300])
-        elif marker and not seen and a != "pcmalloc":
+        elif marker and not seen and not is_ours(a):
             ok = False
             line += "  (allocator switch had no effect)"
         lines.append(line)
@@ -383,6 +384,9 @@ class Ctx:
         self.tmp = os.path.join(self.bdir, "tmp")
         self.mode = args.mode
         self.libs = {}
+        self.lib_ids = {}
+        self.commit, self.commit_short, self.dirty = git_state()
+        self.pcmalloc_id = "commit " + self.commit
         self.shim = os.path.join(self.bdir, "libglibcshim.so")
 
     def expand(self, arg):
@@ -696,19 +700,23 @@ def fmt_num(x):
 
 def ratio_table(title, rows, allocs, value_fmt, lower_better=True,
                 note=None, geo=True, excluded=(), first="workload"):
-    """rows: list of (name, {alloc: (median, spread)}).  Each cell shows the
-    ratio to the best median of its row, then the median itself."""
+    """rows: list of (name, {alloc: (median, values)}).  Each cell shows the
+    ratio to the best median of its row, then the median itself; the cells
+    of pcmalloc (and variants) carry the outcome of the rank test against
+    the best other allocator of the row (see significance())."""
     out = ["### " + title, ""]
     if note:
         out += [note, ""]
     out.append("| %s | " % first + " | ".join(allocs) + " |")
     out.append("|---|" + "---:|" * len(allocs))
     ratios = {a: [] for a in allocs}
+    tally = {a: {"✔": 0, "✘": 0, "≈": 0} for a in allocs if is_ours(a)}
     for name, cells in rows:
         vals = {a: c[0] for a, c in cells.items() if c and c[0]}
         if not vals:
             continue
         best = min(vals.values()) if lower_better else max(vals.values())
+        sig = significance(cells, allocs, lower_better)
         line = "| " + name + (" ¹" if name in excluded else "") + " |"
         for a in allocs:
             c = cells.get(a)
@@ -721,7 +729,10 @@ def ratio_table(title, rows, allocs, value_fmt, lower_better=True,
             cell = "%.2f" % r
             if abs(r - 1.0) < 1e-9:
                 cell = "**1.00**"
-            mark = " †" if c[1] is not None and c[1] > 0.10 else ""
+            mark = ""
+            if a in sig and sig[a][0]:
+                mark = " " + sig[a][0]
+                tally[a][sig[a][0]] += 1
             line += " %s (%s)%s |" % (cell, value_fmt(c[0]), mark)
         out.append(line)
     if geo:
@@ -731,31 +742,167 @@ def ratio_table(title, rows, allocs, value_fmt, lower_better=True,
             line += " **%.2f** |" % g if g else " - |"
         out.append(line)
     out.append("")
+    for a, t in tally.items():
+        if sum(t.values()):
+            out += ["%s against the best other allocator of each row: "
+                    "significantly better in %d, significantly worse in %d, "
+                    "no significant difference in %d (p < %.2f)." % (
+                        a, t["✔"], t["✘"], t["≈"], ALPHA), ""]
     return out, {a: geomean(ratios[a]) for a in allocs}
 
 
-def spread(xs):
-    """(max - min) / median of the repetitions, None for one value."""
-    xs = [x for x in xs if x is not None]
-    if len(xs) < 2:
+# ---------------------------------------------------------------- statistics
+#
+# Pure standard library.  Each (workload, allocator) cell holds the values of
+# its repetitions; a cell's figure is their median.  Two allocators differ
+# significantly in a row when the exact two-sided Mann-Whitney U test (a
+# rank test: no assumption about the distribution of run times) over their
+# repetitions gives p < ALPHA.  Error bars are the distribution-free
+# confidence interval of the median given by order statistics.
+
+ALPHA = 0.05
+EXACT_LIMIT = 200000  # combinations enumerated before the normal approximation
+
+
+def ranks(values):
+    """Mid-ranks (1-based) of values, ties sharing their mean rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    r = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            r[order[k]] = (i + j) / 2.0 + 1
+        i = j + 1
+    return r
+
+
+def mann_whitney(xs, ys):
+    """Two-sided p-value of the Mann-Whitney U test of xs against ys: exact
+    (all splits of the pooled ranks enumerated) for small samples, else the
+    normal approximation with the tie correction.  None if a sample has
+    fewer than 2 values."""
+    import itertools
+    n1, n2 = len(xs), len(ys)
+    if n1 < 2 or n2 < 2:
         return None
-    m = median(xs)
-    return (max(xs) - min(xs)) / m if m else None
+    r = ranks(list(xs) + list(ys))
+    mean = n1 * (n1 + n2 + 1) / 2.0
+    obs = abs(sum(r[:n1]) - mean)
+    if math.comb(n1 + n2, n1) <= EXACT_LIMIT:
+        hits = total = 0
+        for idx in itertools.combinations(range(n1 + n2), n1):
+            total += 1
+            if abs(sum(r[i] for i in idx) - mean) >= obs - 1e-9:
+                hits += 1
+        return hits / total
+    n = n1 + n2
+    ties = {}
+    for v in r:
+        ties[v] = ties.get(v, 0) + 1
+    var = n1 * n2 / 12.0 * ((n + 1) - sum(t ** 3 - t for t in ties.values())
+                             / (n * (n - 1)))
+    if var <= 0:
+        return 1.0
+    z = max(0.0, obs - 0.5) / math.sqrt(var)
+    return math.erfc(z / math.sqrt(2))
+
+
+def median_ci(xs):
+    """(low, high, coverage): the order-statistic confidence interval of the
+    median, the narrowest whose coverage is at least 95%, or min..max when
+    there are too few values for that (coverage 1 - 2^(1-n))."""
+    xs = sorted(x for x in xs if x is not None)
+    n = len(xs)
+    if n == 0:
+        return None
+    if n == 1:
+        return (xs[0], xs[0], 0.0)
+    best = (xs[0], xs[-1], 1 - 2 * 0.5 ** n)
+    for k in range(1, n // 2 + 1):
+        # P(Binomial(n, 1/2) <= k - 1)
+        tail = sum(math.comb(n, i) for i in range(k)) / 2.0 ** n
+        cov = 1 - 2 * tail
+        if cov >= 0.95:
+            best = (xs[k - 1], xs[n - k], cov)
+        else:
+            break
+    return best
+
+
+def is_ours(name):
+    """pcmalloc and its variants (pcmalloc-secure, ...): the allocators
+    judged against the best of the others."""
+    return name.startswith("pcmalloc")
+
+
+def significance(cells, allocs, lower_better):
+    """{ours: (mark, p, peer)} for a row: mark is ✔ when the allocator is
+    significantly better than the best other allocator of the row, ✘ when
+    significantly worse, ≈ when the test finds no difference, '' when it
+    cannot be made (fewer than 2 repetitions)."""
+    peers = [a for a in allocs if not is_ours(a) and cells.get(a)
+             and cells[a][0] is not None]
+    if not peers:
+        return {}
+    pick = min if lower_better else max
+    peer = pick(peers, key=lambda a: cells[a][0])
+    out = {}
+    for a in allocs:
+        c = cells.get(a)
+        if not is_ours(a) or not c or c[0] is None:
+            continue
+        p = mann_whitney(c[1] or [], cells[peer][1] or [])
+        if p is None:
+            out[a] = ("", None, peer)
+            continue
+        better = c[0] < cells[peer][0] if lower_better else \
+            c[0] > cells[peer][0]
+        mark = "≈" if p >= ALPHA else ("✔" if better else "✘")
+        out[a] = (mark, p, peer)
+    return out
+
+
+MICRO_PER_CHART = 12
+
+
+def ci_ratios(cells, best):
+    """{alloc: (median, low, high)} of a row's cells divided by best, the
+    bounds being the median's confidence interval (median_ci)."""
+    out = {}
+    for a, c in cells.items():
+        if not c or c[0] is None:
+            continue
+        ci = median_ci(c[1]) if c[1] else None
+        lo, hi = (ci[0], ci[1]) if ci else (c[0], c[0])
+        out[a] = (c[0] / best, lo / best, hi / best)
+    return out
 
 
 def gnuplot_bars(path_base, title, ylabel, names, allocs, matrix, log_y=True):
-    """A clustered bar chart (PNG and SVG) of matrix[name][alloc]."""
+    """A clustered bar chart (PNG and SVG) of matrix[name][alloc], a number
+    or (value, low, high) drawn with an error bar from low to high."""
     gp = shutil.which("gnuplot")
     if not gp or not names:
         return False
     dat = path_base + ".dat"
+
+    def triple(v):
+        if v is None:
+            return "NaN NaN NaN"
+        if not isinstance(v, tuple):
+            v = (v, v, v)
+        return "%.6g %.6g %.6g" % v
+
     with open(dat, "w") as f:
-        f.write("name " + " ".join(allocs) + "\n")
+        f.write("name " + " ".join("%s %s_low %s_high" % (a, a, a)
+                                   for a in allocs) + "\n")
         for n in names:
-            f.write('"%s" ' % n + " ".join(
-                "%.6g" % matrix[n][a] if matrix[n].get(a) else "NaN"
-                for a in allocs) + "\n")
-    width = max(900, 90 + len(names) * (14 * len(allocs) + 22))
+            f.write('"%s" ' % n + " ".join(triple(matrix[n].get(a))
+                                          for a in allocs) + "\n")
+    width = min(1600, max(900, 90 + len(names) * (14 * len(allocs) + 22)))
     script = []
     for term, ext in (("pngcairo size %d,620 font 'sans,10'" % width, "png"),
                       ("svg size %d,620 dynamic font 'sans,10'" % width,
@@ -768,7 +915,7 @@ def gnuplot_bars(path_base, title, ylabel, names, allocs, matrix, log_y=True):
             "set rmargin 14",
             "set ylabel '%s'" % ylabel,
             "set style data histograms",
-            "set style histogram clustered gap 1",
+            "set style histogram errorbars gap 1 lw 1",
             "set style fill solid 0.85 border -1",
             "set boxwidth 0.9",
             "set xtics rotate by -35 scale 0 nomirror",
@@ -779,8 +926,9 @@ def gnuplot_bars(path_base, title, ylabel, names, allocs, matrix, log_y=True):
             "set yrange [0.9:*]" if log_y else "set yrange [0:*]",
             "set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead "
             "dt 2 lc rgb 'black'" if log_y else "unset arrow 1",
-            "plot for [i=2:%d] '%s' using i:xtic(1) title columnheader(i)"
-            % (len(allocs) + 1, dat),
+            "set key top left horizontal",
+            "plot for [i=0:%d] '%s' using 2+3*i:3+3*i:4+3*i:xtic(1) "
+            "title columnheader(2+3*i)" % (len(allocs) - 1, dat),
         ]
     subprocess.run([gp], input="\n".join(script), text=True,
                    capture_output=True)
@@ -849,7 +997,8 @@ def report(out_dir, allocs=None, header=None):
         for r in runs:
             if r["allocator"] not in allocs:
                 allocs.append(r["allocator"])
-        allocs.sort(key=ALL_ALLOCATORS.index)
+        allocs.sort(key=lambda a: ALL_ALLOCATORS.index(a)
+                    if a in ALL_ALLOCATORS else len(ALL_ALLOCATORS))
     wl_order = [w.name for w in WORKLOADS]
     wls = sorted({r["workload"] for r in runs},
                  key=lambda n: wl_order.index(n) if n in wl_order else 99)
@@ -865,7 +1014,7 @@ def report(out_dir, allocs=None, header=None):
         xs = [conv(r[key]) for r in ok if r[key] not in ("", None)]
         if not xs:
             return (None, None)
-        return (median(xs), spread(xs))
+        return (median(xs), xs)
 
     def cpu(r):
         return float(r["user_s"]) + float(r["sys_s"])
@@ -878,7 +1027,7 @@ def report(out_dir, allocs=None, header=None):
                 r["workload"] == w and r["allocator"] == a
                 for r in runs) else None
         xs = [cpu(r) for r in ok]
-        return (median(xs), spread(xs))
+        return (median(xs), xs)
 
     timed = [w for w in wls if w != "micro"]
     untimed = {w for w in timed if w in WORKLOAD_BY_NAME
@@ -890,11 +1039,21 @@ def report(out_dir, allocs=None, header=None):
         "Medians of %d repetition(s) of each (workload, allocator) run, "
         "interleaved.  Each cell is the **ratio to the best allocator of "
         "its row** (1.00 = best, 1.25 = 25%% worse), followed by the median "
-        "itself in parentheses.  † marks a cell whose repetitions spread "
-        "by more than 10%% of the median (max-min): treat small differences "
-        "there as noise.  ¹ marks rows left out of the geometric mean "
-        "(their elapsed time is not a speed result).  FAIL: no repetition "
-        "succeeded (see runs.csv)." % reps, ""]
+        "itself in parentheses.  The cells of pcmalloc%s carry the outcome "
+        "of a two-sided exact **Mann-Whitney U test** (a rank test) of its "
+        "repetitions against those of the best other allocator of the row: "
+        "**✔** significantly better, **✘** significantly worse (p < %.2f), "
+        "**≈** no significant difference: a ratio marked ≈ is not a result, "
+        "whatever its size.%s  Error bars in the charts: the median's "
+        "distribution-free confidence interval (order statistics; %s).  "
+        "¹ marks rows left out of the geometric mean (their elapsed time is "
+        "not a speed result).  FAIL: no repetition succeeded (see runs.csv)."
+        % (reps, " (and its variants)" if sum(map(is_ours, allocs)) > 1
+           else "", ALPHA,
+           "  With %d repetitions no difference can reach p < %.2f: use "
+           "4 or more." % (reps, ALPHA) if reps < 4 else "",
+           "coverage %.1f%% with %d repetitions" % (
+               100 * median_ci(list(range(reps)))[2], reps)), ""]
 
     geo = {}
     rows = [(w, {a: cell(w, a, "elapsed_s") for a in allocs}) for w in timed]
@@ -929,7 +1088,7 @@ def report(out_dir, allocs=None, header=None):
                 continue
             xs = [float(r["value"]) for r in rs
                   if r["status"] == "ok" and r["value"] not in ("", None)]
-            cells[a] = (median(xs), spread(xs)) if xs else (None, None)
+            cells[a] = (median(xs), xs) if xs else (None, None)
         rows.append(("%s (%s)" % (w, wk.metric), cells))
     if rows:
         lines, _ = ratio_table(
@@ -954,7 +1113,7 @@ def report(out_dir, allocs=None, header=None):
                 xs = [x for x in xs if x > 0]
                 if xs:
                     ns = [1e9 / x for x in xs]
-                    cells[a] = (median(ns), spread(ns))
+                    cells[a] = (median(ns), ns)
             mrows.append((c, cells))
         lines, geo["micro"] = ratio_table(
             "Microbenchmarks (Google Benchmark): time per operation", mrows,
@@ -969,13 +1128,31 @@ def report(out_dir, allocs=None, header=None):
         for c, cells in mrows:
             vals = [v[0] for v in cells.values() if v and v[0]]
             if vals and c != "baseline/noop":
-                best = min(vals)
-                mmat[c] = {a: cells[a][0] / best for a in cells}
-        if gnuplot_bars(os.path.join(out_dir, "micro"),
-                        "microbenchmarks: time per operation / best",
-                        "ratio to best (log scale, lower is better)",
-                        list(mmat), allocs, mmat):
-            charts["micro"] = "Microbenchmarks"
+                mmat[c] = ci_ratios(cells, min(vals))
+        # One chart per group of cases (pair/, batch/, ...), groups packed
+        # into charts of at most MICRO_PER_CHART cases.
+        groups = {}
+        for c in mmat:
+            groups.setdefault(c.split("/")[0], []).append(c)
+        charts_cases, cur = [], []
+        for g in groups.values():
+            if cur and len(cur) + len(g) > MICRO_PER_CHART:
+                charts_cases.append(cur)
+                cur = []
+            cur = cur + g
+        if cur:
+            charts_cases.append(cur)
+        for i, names in enumerate(charts_cases, 1):
+            prefixes = ", ".join(dict.fromkeys(n.split("/")[0] + "/"
+                                               for n in names))
+            if gnuplot_bars(os.path.join(out_dir, "micro-%d" % i),
+                            "microbenchmarks (%d/%d: %s): time per "
+                            "operation / best" % (i, len(charts_cases),
+                                                  prefixes),
+                            "ratio to best (log scale, lower is better)",
+                            names, allocs, mmat):
+                charts["micro-%d" % i] = "Microbenchmarks %d/%d (%s)" % (
+                    i, len(charts_cases), prefixes)
 
     # special tables
     md += special_tables(runs, allocs, wls, out_dir)
@@ -987,12 +1164,11 @@ def report(out_dir, allocs=None, header=None):
         for w in (timed if key == "elapsed_s" else wls):
             if key == "elapsed_s" and w in untimed:
                 continue
-            vals = {a: cell(w, a, key) for a in allocs}
-            vals = {a: v[0] for a, v in vals.items() if v and v[0]}
-            if not vals:
+            cells = {a: cell(w, a, key) for a in allocs}
+            cells = {a: v for a, v in cells.items() if v and v[0]}
+            if not cells:
                 continue
-            best = min(vals.values())
-            mat[w] = {a: v / best for a, v in vals.items()}
+            mat[w] = ci_ratios(cells, min(v[0] for v in cells.values()))
             names.append(w)
         if gnuplot_bars(os.path.join(out_dir, title),
                         "%s: median / best allocator" % label,
@@ -1202,25 +1378,39 @@ def callgrind(ctx, allocators, out_dir, ops):
 # ------------------------------------------------------------------- main
 
 
-def snapshot_pcmalloc(ctx):
-    """Copies libpcmalloc.so aside for the whole run, so that a rebuild
-    while the suite runs cannot mix two versions in one set of results."""
+def git_state():
+    """(commit, short, dirty files): the commit the results describe and the
+    changes of the tree besides bench/results (which the run rewrites)."""
+    def git(*a):
+        return subprocess.run(["git", "-C", REPO] + list(a),
+                              capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=normal", "--",
+                ".", ":(exclude)bench/results").splitlines()
+    return head or "?", head[:12] or "?", dirty
+
+
+def snapshot_lib(ctx, name):
+    """Copies an allocator of the tree (libpcmalloc.so, variants added with
+    --allocator) aside for the whole run, so that a rebuild while the suite
+    runs cannot mix two versions in one set of results."""
     import hashlib
-    src = ctx.libs["pcmalloc"]
+    src = ctx.libs[name]
     snap = os.path.join(ctx.bdir, "snapshot")
     os.makedirs(snap, exist_ok=True)
-    dst = os.path.join(snap, "libpcmalloc.so")
+    dst = os.path.join(snap, name + "-" + os.path.basename(src))
     if os.path.realpath(src) != os.path.realpath(dst):
         shutil.copy2(src, dst + ".tmp")
         os.replace(dst + ".tmp", dst)
     with open(dst, "rb") as f:
-        ctx.pcmalloc_sha = hashlib.sha256(f.read()).hexdigest()[:16]
-    r = subprocess.run(["git", "-C", REPO, "describe", "--always",
-                        "--dirty"], capture_output=True, text=True)
-    ctx.pcmalloc_id = "git %s, libpcmalloc.so sha256 %s..." % (
-        r.stdout.strip() or "?", ctx.pcmalloc_sha)
-    log("bench: pcmalloc: using a snapshot of %s (%s)"
-        % (src, ctx.pcmalloc_id))
+        sha = hashlib.sha256(f.read()).hexdigest()[:16]
+    ident = "commit %s%s, %s sha256 %s..." % (
+        ctx.commit, " + UNCOMMITTED CHANGES" if ctx.dirty else "",
+        os.path.basename(src), sha)
+    ctx.lib_ids[name] = ident
+    if name == "pcmalloc":
+        ctx.pcmalloc_id = ident
+    log("bench: %s: using a snapshot of %s (%s)" % (name, src, ident))
     return dst
 
 
@@ -1245,8 +1435,12 @@ def env_report(ctx, allocators):
         r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg],
                            capture_output=True, text=True)
         lines.append("%s: %s" % (pkg, r.stdout or "not installed"))
-    if "pcmalloc" in allocators:
-        lines.append("pcmalloc: " + ctx.pcmalloc_id)
+    lines.append("commit: %s (%s)" % (ctx.commit, "DIRTY: %d changed file(s)"
+                                      % len(ctx.dirty) if ctx.dirty
+                                      else "clean tree"))
+    for a in allocators:
+        if a in ctx.lib_ids:
+            lines.append("%s: %s" % (a, ctx.lib_ids[a]))
     for a in allocators:
         lines.append("allocator %s: %s" % (a, ctx.libs[a] or "(no preload)"))
     return lines
@@ -1262,7 +1456,7 @@ def main():
     ap.add_argument("--workloads", default="",
                     help="comma/space separated (default: the mode's set)")
     ap.add_argument("--reps", type=int, default=None,
-                    help="repetitions (default 3; smoke 1)")
+                    help="repetitions (default 4; quick 3, smoke 1)")
     ap.add_argument("--out", default=None, help="results directory")
     ap.add_argument("--build", default="build")
     ap.add_argument("--install-only", action="store_true",
@@ -1282,6 +1476,16 @@ def main():
     ap.add_argument("--pcmalloc", metavar="LIB",
                     help="benchmark this libpcmalloc.so instead of "
                     "BUILD/libpcmalloc.so")
+    ap.add_argument("--allocator", metavar="NAME=PATH", action="append",
+                    default=[],
+                    help="add an allocator: the library at PATH, preloaded, "
+                    "under NAME (repeatable); a NAME starting with pcmalloc "
+                    "is judged like pcmalloc against the best other "
+                    "allocator, e.g. pcmalloc-secure=build/"
+                    "libpcmalloc-secure.so")
+    ap.add_argument("--allow-dirty", action="store_true",
+                    help="run a full benchmark from a tree with uncommitted "
+                    "changes (refused otherwise); the results say DIRTY")
     args = ap.parse_args()
 
     if args.list:
@@ -1308,9 +1512,22 @@ def main():
         if not os.path.exists(args.pcmalloc):
             die("no such library: " + args.pcmalloc)
         ctx.libs["pcmalloc"] = os.path.abspath(args.pcmalloc)
+    added = []
+    for spec in args.allocator:
+        name, eq, path = spec.partition("=")
+        if not eq or not name or not path or not re.match(r"^[\w.+-]+$", name):
+            die("--allocator wants NAME=PATH, not '%s'" % spec)
+        if name in ALL_ALLOCATORS or name in added:
+            die("--allocator %s: that name is taken" % name)
+        if not os.path.exists(path):
+            die("--allocator %s: no such library %s" % (name, path))
+        ctx.libs[name] = os.path.abspath(path)
+        added.append(name)
     if args.allocators:
         allocs = split_list(args.allocators)
         for a in allocs:
+            if a in added:
+                continue
             if a not in ALL_ALLOCATORS:
                 die("unknown allocator %s (known: %s)"
                     % (a, " ".join(ALL_ALLOCATORS)))
@@ -1330,9 +1547,25 @@ def main():
         for a in ALL_ALLOCATORS:
             if ctx.libs[a] is None:
                 log("bench: note: %s not available, skipped" % a)
+    allocs += [a for a in added if a not in allocs]
 
-    if "pcmalloc" in allocs:
-        ctx.libs["pcmalloc"] = snapshot_pcmalloc(ctx)
+    # The results must describe a commit.
+    if ctx.dirty:
+        msg = ("the tree has %d uncommitted change(s) outside bench/results "
+               "(%s): results would not describe commit %s"
+               % (len(ctx.dirty), ", ".join(d[3:] for d in ctx.dirty[:5]),
+                  ctx.commit_short))
+        if args.mode == "full" and not args.allow_dirty and \
+                not args.callgrind:
+            die(msg + "; commit first, or pass --allow-dirty to mark the "
+                "results DIRTY")
+        log("bench: WARNING: " + msg + "; the results are marked DIRTY")
+
+    for a in allocs:
+        if a == "pcmalloc" or (a in added and
+                               os.path.realpath(ctx.libs[a]).startswith(
+                                   os.path.realpath(REPO) + os.sep)):
+            ctx.libs[a] = snapshot_lib(ctx, a)
 
     if args.callgrind:
         out = args.out or os.path.join(HERE, "results")
@@ -1351,12 +1584,17 @@ def main():
             wls.append(WORKLOAD_BY_NAME[n])
     else:
         wls = [w for w in WORKLOADS if w.args.get(args.mode) is not None]
-    reps = args.reps or (1 if args.mode == "smoke" else 3)
+    # 4 in full mode: the fewest with which the rank test can find a
+    # difference (p = 2/70 when every run of one beats every run of the
+    # other), and six allocators still fit in about 18 minutes.
+    reps = args.reps or {"smoke": 1, "quick": 3}.get(args.mode, 4)
     out = args.out or (os.path.join(HERE, "results") if args.mode == "full"
                        else os.path.join(ctx.bdir, "results-" + args.mode))
     os.makedirs(out, exist_ok=True)
-    for f in ("runs.csv", "micro.csv", "frag_samples.csv", "summary.md"):
-        if os.path.exists(os.path.join(out, f)):
+    for f in os.listdir(out):  # everything this run regenerates
+        if f in ("runs.csv", "micro.csv", "frag_samples.csv", "summary.md",
+                 "syscalls.csv") or re.match(
+                     r"^(micro|micro-\d+|time|rss|frag)\.(png|svg|dat)$", f):
             os.unlink(os.path.join(out, f))
 
     # the programs must be built
@@ -1371,8 +1609,15 @@ def main():
     header = ["mode %s, %d repetition(s), allocators: %s; %s"
               % (args.mode, reps, ", ".join(allocs),
                  datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))]
-    if "pcmalloc" in allocs:
-        header.append("pcmalloc: " + ctx.pcmalloc_id)
+    if ctx.dirty:
+        header.append("**DIRTY TREE: these results do not describe a "
+                      "commit** (%d uncommitted change(s) on top of %s)"
+                      % (len(ctx.dirty), ctx.commit_short))
+    else:
+        header.append("commit %s, clean tree" % ctx.commit)
+    for a in allocs:
+        if a in ctx.lib_ids:
+            header.append("%s: %s" % (a, ctx.lib_ids[a]))
     envlines = env_report(ctx, allocs)
     with open(os.path.join(out, "env.txt"), "w") as f:
         f.write("\n".join(envlines) + "\n")
@@ -1430,10 +1675,10 @@ def main():
                     frag_f.flush()
                 if status != "ok":
                     failed = True
-                    log("[%3d/%d] rep %d %-13s %-9s FAILED: %s" % (
+                    log("[%3d/%d] rep %d %-13s %-14s FAILED: %s" % (
                         seq, total, rep, w.name, a, res["error"]))
                 else:
-                    log("[%3d/%d] rep %d %-13s %-9s %8s %9s  %s" % (
+                    log("[%3d/%d] rep %d %-13s %-14s %8s %9s  %s" % (
                         seq, total, rep, w.name, a,
                         fmt_time(res["elapsed"]), fmt_mib(res["maxrss"]),
                         "%s=%s" % (w.metric, fmt_num(value))
