@@ -82,7 +82,7 @@ PCM_EXPORT void pcmalloc_stats_print(int fd)
 
 PCM_EXPORT void pcmalloc_thread_flush(void)
 {
-	pcm_tcache_flush();
+	pcm_cache_flush();
 }
 
 PCM_EXPORT int pcmalloc_prof_dump(const char *path)

@@ -3,6 +3,7 @@
 #include "api.h"
 #include "background.h"
 #include "buddy.h"
+#include "cache.h"
 #include "conf.h"
 #include "fmt.h"
 #include "huge.h"
@@ -30,10 +31,18 @@ PCM_COLD void pcm_bad_pointer(const char *call, const void *p, unsigned cls)
 		  "start)", call, p, (unsigned)pcm_class_size(cls));
 }
 
-PCM_NOINLINE void pcm_free_invalid(void *p)
+/* An object of class cls, from the caches or, when they miss, the slabs
+ * behind them.  The allocator is started. */
+static void *small_alloc(unsigned cls)
 {
-	struct pcm_arena *a = pcm_arena_of(p);
-	pcm_bad_pointer("free", p, pcm_page_of(a, p)->cls);
+	uintptr_t key = pcm_cache_key();
+	void *p;
+	if (likely(pcm_percpu_pop(pcm_cache_rseq(key), cls, &p))) {
+		if (likely(pcm_obj_take(p, key)))
+			return p;
+		return pcm_cache_corrupt(cls, p);
+	}
+	return pcm_cache_miss(cls);
 }
 
 /* ---- memory that is not ours ---- */
@@ -112,14 +121,18 @@ static void *alloc_big(size_t n, size_t align, int zero)
 	return pcm_prof_alloc(big_mapping(n, align), n);
 }
 
-PCM_NOINLINE void *pcm_malloc_slow(size_t n)
+PCM_NOINLINE void *pcm_malloc_slow(size_t n, unsigned cls)
 {
 	pcm_background_check(1);
 	if (n <= PCM_CLASS_MAX) {
 		if (pcm_reentered()) /* calloc clears the whole class size */
 			return pcm_reentry_alloc(pcm_class_size(pcm_size_class(n)),
 						 PCM_MIN_ALIGN);
-		void *p = pcm_tcache_miss(n);
+		pcm_init();
+		if (!cls)
+			cls = pcm_size_class(n);
+		/* Profiling turns the caches off: every allocation comes here. */
+		void *p = pcm_prof_alloc(small_alloc(cls), n);
 		if (likely(p) || n <= PCM_SMALL_MAX)
 			return p;
 		return big_mapping(n, PCM_PAGE_SIZE); /* no arena could be had */
@@ -142,6 +155,8 @@ PCM_NOINLINE void pcm_free_slow(void *p)
 			pcm_reentry_free(p);
 	} else if (a) {
 		struct pcm_page *pg = pcm_page_of(a, p);
+		if (pg->cls) /* the fast path found p off an object's start */
+			pcm_bad_pointer("free", p, pg->cls);
 		pcm_large_check("free", p, pg);
 		pcm_prof_free(p);
 		pcm_large_free(pg);
@@ -279,12 +294,9 @@ void *pcm_memalign_impl(size_t align, size_t n)
 		pcm_init();
 		unsigned cls = pcm_size_class_aligned(n, align);
 		if (cls) {
-			void *p = pcm_cache_pop(cls);
-			if (p)
-				return p;
 			if (pcm_reentered())
 				return pcm_reentry_alloc(pcm_class_size(cls), align);
-			return pcm_tcache_miss(pcm_class_size(cls));
+			return pcm_prof_alloc(small_alloc(cls), n);
 		}
 	}
 	return alloc_big(n ? n : 1, align, 0);
@@ -345,7 +357,7 @@ int pcm_trim_impl(size_t pad)
 	if (!pcm_is_initialised() || pcm_reentered())
 		return 0;
 	int saved = errno;
-	pcm_tcache_flush();
+	pcm_cache_flush();
 	pcm_percpu_drain(0);
 	pcm_slab_release_empty();
 	size_t purged = pcm_zones_release_free();

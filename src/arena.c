@@ -5,7 +5,7 @@
 
 #include <errno.h>
 
-uint8_t pcm_arena_map[PCM_ARENA_MAP_SIZE];
+struct pcm_ptr_tab pcm_ptr_tab;
 size_t pcm_arena_mapped_bytes, pcm_arena_brk_bytes;
 static uint32_t next_arena_id;
 static int brk_failed;

@@ -15,7 +15,18 @@
 PCM_BEGIN_DECLS
 
 #define PCM_ARENA_MAP_SIZE (1UL << (PCM_VA_BITS - PCM_ARENA_SHIFT))
-extern uint8_t pcm_arena_map[PCM_ARENA_MAP_SIZE];
+
+/* What free() reads to take a pointer to its slab object, in one object so
+ * that the fast path (alloc.h) addresses all of it from one register: the
+ * per-class boundary check (filled by sizeclass.c; class 0 fails it) and
+ * the arena byte map. */
+struct pcm_ptr_tab {
+	uint64_t magic[PCM_NR_CLASSES]; /* off % size == 0 <=> off*magic < magic */
+	uint64_t mask[PCM_NR_CLASSES];  /* the object's offset bits in its slab */
+	uint8_t map[PCM_ARENA_MAP_SIZE]; /* 1 for each arena */
+};
+extern struct pcm_ptr_tab pcm_ptr_tab;
+#define pcm_arena_map (pcm_ptr_tab.map)
 
 /* 1 when p is in an arena. */
 PCM_INLINE int pcm_in_arena(uintptr_t a)

@@ -4,6 +4,7 @@
 #include "arena.h"
 #include "background.h"
 #include "buddy.h"
+#include "cache.h"
 #include "conf.h"
 #include "fmt.h"
 #include "huge.h"
@@ -37,7 +38,6 @@ PCM_NOINLINE void pcm_init_slow(void)
 	}
 	int saved = errno; /* start-up's system calls must not show */
 	pcm_secret = (uintptr_t)pcm_os_random() | 1;
-	pcm_free_key = (uintptr_t)pcm_os_random();
 	pcm_conf_init();
 	pcm_sizeclass_init();
 	pcm_zones_init();
@@ -49,7 +49,7 @@ PCM_NOINLINE void pcm_init_slow(void)
 		report_fd = pcm_os_dup_fd(2);
 
 	/* These two may allocate: the allocator is ready for it now. */
-	pcm_tcache_init_process();
+	pcm_cache_init_process();
 	pthread_atfork(NULL, NULL, after_fork_child);
 
 	if (pcm_conf.verbose)

@@ -3,6 +3,7 @@
  * sits between CPU caches and slabs, and draining.  See percpu.h.
  */
 #include "percpu.h"
+#include "cache.h"
 #include "conf.h"
 #include "fmt.h"
 #include "lock.h"
@@ -12,8 +13,16 @@
 
 #include <errno.h>
 
+#define STOPPED (0xffffull << 32) /* begin 0xffff, end 0: fails everything */
+
+/* The null region before the regions exist: its headers, at the address
+ * that slot index -1 selects below pcm_rseq_base. */
+static uint64_t null_hdrs[PCM_NR_CLASSES] = { [0 ... PCM_NR_CLASSES - 1] = STOPPED };
+
 char *pcm_percpu_base;
-uintptr_t pcm_cid_off;
+char *pcm_rseq_base = (char *)null_hdrs + (1ul << PCM_PERCPU_SHIFT);
+uintptr_t pcm_cid_off = 4;
+struct pcm_rseq pcm_rseq_stand_in = PCM_RSEQ_STAND_IN_INIT;
 static unsigned nr_regions;
 static int membarrier_ok;
 static const char *off_reason = "not started";
@@ -46,8 +55,6 @@ struct xfer {
 static struct xfer xfer[PCM_NR_CLASSES];
 
 static pcm_lock_t drain_lock;
-
-#define STOPPED (0xffffull << 32) /* begin 0xffff, end 0: fails everything */
 
 static inline char *region(unsigned cid)
 {
@@ -116,19 +123,26 @@ int pcm_percpu_init_process(void)
 	nr_regions = pcm_os_possible_cpus();
 	/* mm_cid (Linux 6.3+) is dense: few threads, few caches. */
 	pcm_cid_off = fs >= 28 ? 24 : 4;
-	char *base = pcm_os_map_aligned((size_t)nr_regions << PCM_PERCPU_SHIFT,
-					1ul << PCM_PERCPU_SHIFT);
-	if (!base) {
+	/* The regions, after the null region (percpu.h). */
+	size_t len = (size_t)(nr_regions + 1) << PCM_PERCPU_SHIFT;
+	char *map = pcm_os_map_aligned(len, 1ul << PCM_PERCPU_SHIFT);
+	if (!map) {
 		off_reason = "no memory for per-CPU regions";
 		return 0;
 	}
 	membarrier_ok = pcm_os_membarrier_register() == 0;
 	if (!membarrier_ok) { /* without fences, caches could never be drained */
-		pcm_os_unmap(base, (size_t)nr_regions << PCM_PERCPU_SHIFT);
+		pcm_os_unmap(map, len);
 		off_reason = "membarrier rseq fences not available";
 		return 0;
 	}
+	for (unsigned c = 0; c < PCM_NR_CLASSES; c++)
+		((uint64_t *)map)[c] = STOPPED;
+	char *base = map + (1ul << PCM_PERCPU_SHIFT);
 	__atomic_store_n(&pcm_percpu_base, base, __ATOMIC_RELEASE);
+	/* Threads on a stand-in may read either base: each has a null
+	 * region below it. */
+	__atomic_store_n(&pcm_rseq_base, base, __ATOMIC_RELEASE);
 	return 1;
 #else
 	off_reason = "not supported on this architecture";
@@ -223,7 +237,7 @@ static unsigned long push_batch(struct pcm_rseq *rs, unsigned long cls,
 		 : [reg] "=&r"(reg), [tmp] "=&r"(tmp), [k] "=&r"(k),
 		   [dst] "=&r"(dst), [i] "=&r"(i), [x] "=&r"(x)
 		 : [rs] "r"(rs), [off] "r"(pcm_cid_off),
-		   [base] "r"(pcm_percpu_base), [cls] "r"(cls), [objs] "r"(objs),
+		   [base] "m"(pcm_rseq_base), [cls] "r"(cls), [objs] "r"(objs),
 		   [n] "r"(n)
 		 : "memory", "cc");
 	return k;
@@ -257,7 +271,7 @@ static unsigned long pop_batch(struct pcm_rseq *rs, unsigned long cls,
 		 : [reg] "=&r"(reg), [tmp] "=&r"(tmp), [k] "=&r"(k),
 		   [dst] "=&r"(dst), [i] "=&r"(i), [x] "=&r"(x)
 		 : [rs] "r"(rs), [off] "r"(pcm_cid_off),
-		   [base] "r"(pcm_percpu_base), [cls] "r"(cls), [out] "r"(out),
+		   [base] "m"(pcm_rseq_base), [cls] "r"(cls), [out] "r"(out),
 		   [n] "r"(n)
 		 : "memory", "cc");
 	return k;
@@ -279,7 +293,9 @@ static unsigned long pop_batch(struct pcm_rseq *rs, unsigned long cls,
 
 /* ---- the transfer cache and the slabs behind it ---- */
 
-static unsigned fetch(unsigned cls, void **out, unsigned want)
+/* Takes up to want objects: first from the transfer cache (*from_xfer of
+ * them, marked free), then from the slabs. */
+static unsigned fetch(unsigned cls, void **out, unsigned want, unsigned *from_xfer)
 {
 	struct xfer *x = &xfer[cls];
 	unsigned got = 0;
@@ -289,6 +305,7 @@ static unsigned fetch(unsigned cls, void **out, unsigned want)
 			out[got++] = x->objs[--x->n];
 		pcm_unlock(&x->lock);
 	}
+	*from_xfer = got;
 	if (got < want)
 		got += pcm_slab_take_array(cls, out + got, want - got);
 	return got;
@@ -305,17 +322,25 @@ static void release(unsigned cls, void **objs, unsigned n)
 		pcm_slab_put_array(cls, objs, n);
 }
 
-PCM_NOINLINE void *pcm_percpu_refill(struct pcm_rseq *rs, unsigned cls)
+PCM_NOINLINE void *pcm_percpu_refill(struct pcm_rseq *rs, unsigned cls,
+				     uintptr_t key)
 {
 	void *objs[MAX_BATCH];
+	unsigned nx;
 	ensure_region(rs);
-	unsigned n = fetch(cls, objs, batch_of[cls] ? batch_of[cls] : 1);
+	unsigned n = fetch(cls, objs, batch_of[cls] ? batch_of[cls] : 1, &nx);
 	if (unlikely(!n)) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* Objects from the transfer cache have been free since a CPU cache
+	 * marked them: their key word is checked; the slabs' get it. */
+	for (unsigned i = 0; i < n; i++)
+		if (i >= nx)
+			pcm_obj_mark_free(objs[i], key);
+		else if (unlikely(!pcm_obj_looks_free(objs[i], key)))
+			pcm_cache_corrupt(cls, objs[i]);
 	void *p = objs[--n];
-	((uintptr_t *)p)[1] = 0;
 	unsigned pushed = n ? (unsigned)push_batch(rs, cls, objs, n) : 0;
 	if (pushed < n) /* migrated, stopped or full meanwhile */
 		release(cls, objs + pushed, n - pushed);
@@ -337,9 +362,10 @@ PCM_NOINLINE void pcm_percpu_overflow(struct pcm_rseq *rs, unsigned cls, void *p
 	errno = saved;
 }
 
-int pcm_percpu_holds(struct pcm_rseq *rs, unsigned cls, void *p)
+int pcm_percpu_holds(unsigned cls, const void *p)
 {
-	(void)rs;
+	if (!pcm_percpu_base)
+		return 0;
 	/* Every CPU's cache: the first free may have run on another CPU.  The
 	 * slots are read racily; finding p at all means it was freed while
 	 * the caller still thinks it is live. */
@@ -368,11 +394,14 @@ int pcm_percpu_holds(struct pcm_rseq *rs, unsigned cls, void *p)
  * Taking the objects out of another CPU's cache while its threads run.
  *
  * Who writes a header.  A thread running on CPU slot k writes slot k's
- * headers only through the commit of a critical section: one 16-bit store
- * of `current`, the last instruction of the sequence.  The drain and the
- * region set-up (ensure_region), both under drain_lock, write whole 64-bit
- * headers; set-up follows steps 3-5 below, from all-zero headers.  Nothing
- * else writes a region's headers.
+ * headers only through the commit of a critical section, the last
+ * instruction of the sequence, which writes the 16 bits of `current` and
+ * nothing else: a store (the batch sequences) or an in-place add or
+ * subtract of 1 (the fast path's push and pop, see below).  The drain and
+ * the region set-up (ensure_region), both under drain_lock, write whole
+ * 64-bit headers; set-up follows steps 3-5 below, from all-zero headers.
+ * Nothing else writes a region's headers; nobody writes the null region's
+ * (percpu.h), whose stopped headers fail every sequence.
  *
  * What a sequence reads.  Every sequence loads `current` first and then
  * `begin` (pop) or `end` (push) with a separate load, decides, and commits.
@@ -381,6 +410,16 @@ int pcm_percpu_holds(struct pcm_rseq *rs, unsigned cls, void *p)
  * makes every sequence give up whatever `current` it read: pop sees
  * current <= begin, push sees current >= end; a sequence that gives up
  * stores nothing.
+ *
+ * The in-place commit reads `current` once more.  It writes the value the
+ * sequence loaded first, plus or minus 1, as a store would: between the two
+ * reads `current` changes only by a commit on this CPU (which restarts the
+ * sequence: preemption) or by a drain's step 3 or set-up, which come after a
+ * fence; a sequence in flight across that fence is restarted, and one that
+ * starts after it reads a stopped `end`/`begin` and gives up.  A step-1 CAS
+ * landing between the commit's read and write keeps `current` and changes
+ * only begin/end, which the 16-bit write leaves alone: the result is the
+ * commit landing after the CAS, case (b) below.
  *
  * The fence.  membarrier(PRIVATE_EXPEDITED_RSEQ) returns after every CPU
  * running a thread of the process has taken its interrupt, which sends a

@@ -10,10 +10,11 @@
  *     bits 32..47  begin     first slot of this class's array
  *
  * malloc pops and free pushes inside an rseq critical section whose only
- * side effect is the final 16-bit store of `current`: if the thread is
+ * side effect is the final write of the 16 bits of `current`: if the thread is
  * preempted, migrated or signalled before it, the kernel restarts the
  * sequence from the top, on whatever CPU the thread is then.  No atomic
- * read-modify-write instruction is involved.
+ * read-modify-write instruction is involved (the in-place add or subtract
+ * that commits is not atomic, and needs not be: see the drain in percpu.c).
  *
  * A header with begin = 0xffff and end = 0 is "stopped": every pop finds it
  * empty and every push full, so they take the slow path.  Draining another
@@ -24,6 +25,15 @@
  * header (a region not yet set up) fails every operation too, as long as a
  * sequence reads both its fields from it: setting a region up therefore
  * follows the drain's re-enabling steps (ensure_region).
+ *
+ * The null region.  The sequences read the slot index from the rseq area as
+ * a signed number; -1 selects the region just below region 0, whose headers
+ * are all stopped.  A thread that must not run the sequences on a real
+ * region (not yet set up, served by the per-thread caches, exiting, or
+ * caches off) points its rseq pointer at a stand-in area reading -1: every
+ * pop and push then fails into the slow path, with no test on the fast
+ * path.  Before the regions exist, pcm_rseq_base points above a static
+ * null region.
  */
 #ifndef PCM_PERCPU_H
 #define PCM_PERCPU_H
@@ -49,8 +59,15 @@ struct pcm_rseq {
 	uint32_t mm_cid;
 };
 
-extern char *pcm_percpu_base;  /* region 0 */
+extern char *pcm_percpu_base;  /* region 0, NULL while per-CPU mode is off */
+extern char *pcm_rseq_base;    /* what the sequences index: pcm_percpu_base
+				* when on, else above the static null region */
 extern uintptr_t pcm_cid_off;  /* offset of mm_cid or cpu_id in struct rseq */
+/* Rseq areas whose slot index reads -1 (the null region): the process-wide
+ * one threads start with, and each thread's own (pcm_cache_tls). */
+extern struct pcm_rseq pcm_rseq_stand_in;
+#define PCM_RSEQ_STAND_IN_INIT                                                 \
+	{ .cpu_id_start = UINT32_MAX, .cpu_id = UINT32_MAX, .mm_cid = UINT32_MAX }
 
 #if defined(__x86_64__)
 #define PCM_HAVE_PERCPU 1
@@ -74,7 +91,7 @@ extern uintptr_t pcm_cid_off;  /* offset of mm_cid or cpu_id in struct rseq */
 	"leaq 33b(%%rip), %[tmp]\n\t"                                          \
 	"movq %[tmp], 8(%[rs])\n"                                              \
 	"1:\n\t"                                                               \
-	"movl (%[rs], %[off]), %k[reg]\n\t"                                    \
+	"movslq (%[rs], %[off]), %[reg]\n\t"                                  \
 	"shlq $" PCM_STR(PCM_PERCPU_SHIFT) ", %[reg]\n\t"                      \
 	"addq %[base], %[reg]\n\t"
 
@@ -90,28 +107,35 @@ extern uintptr_t pcm_cid_off;  /* offset of mm_cid or cpu_id in struct rseq */
 	"jmp 2b\n\t"                                                           \
 	".popsection\n\t"
 
-/* An object of class cls from this CPU's cache, or NULL (empty/stopped). */
-PCM_INLINE void *pcm_percpu_pop(struct pcm_rseq *rs, unsigned long cls)
+/* Pops an object of class cls from this CPU's cache into *out: 1, or 0
+ * when empty or stopped.  The result is the flags of the sequence's last
+ * comparison or commit ("above"), so the caller branches on them directly;
+ * the commit decrements `current` in place (see the drain's proof). */
+PCM_INLINE int pcm_percpu_pop(struct pcm_rseq *rs, unsigned long cls, void **out)
 {
 	void *p;
 	unsigned long reg, tmp;
+	int ok;
 	__asm__ volatile(PCM_RSEQ_PROLOGUE
 			 "movzwl (%[reg], %[cls], 8), %k[tmp]\n\t"
 			 "cmpw 4(%[reg], %[cls], 8), %w[tmp]\n\t"
-			 "jbe 6f\n\t"
-			 "subl $1, %k[tmp]\n\t"
-			 "movq (%[reg], %[tmp], 8), %[p]\n\t"
-			 "movw %w[tmp], (%[reg], %[cls], 8)\n"
-			 PCM_RSEQ_NOTHING("p")
-			 : [p] "=&r"(p), [reg] "=&r"(reg), [tmp] "=&r"(tmp)
+			 "jbe 2f\n\t"
+			 "movq -8(%[reg], %[tmp], 8), %[p]\n\t"
+			 "subw $1, (%[reg], %[cls], 8)\n"
+			 "2:\n\t"
+			 /* p in rax: malloc returns it as it is */
+			 : [p] "=&a"(p), [reg] "=&r"(reg), [tmp] "=&r"(tmp),
+			   "=@cca"(ok)
 			 : [rs] "r"(rs), [off] "r"(pcm_cid_off),
-			   [base] "r"(pcm_percpu_base), [cls] "r"(cls)
-			 : "memory", "cc");
-	return p;
+			   [base] "m"(pcm_rseq_base), [cls] "r"(cls)
+			 : "memory");
+	*out = p;
+	return ok;
 }
 
 /* Pushes p on this CPU's cache; 0 when full (or stopped).  asm goto without
- * outputs: the temporaries are fixed registers, clobbered. */
+ * outputs: the temporaries are fixed registers, clobbered.  The commit
+ * increments `current` in place. */
 PCM_INLINE int pcm_percpu_push(struct pcm_rseq *rs, unsigned long cls, void *p)
 {
 	__asm__ goto(".pushsection __rseq_cs, \"aw\"\n\t"
@@ -130,19 +154,18 @@ PCM_INLINE int pcm_percpu_push(struct pcm_rseq *rs, unsigned long cls, void *p)
 		     "leaq 33b(%%rip), %%r11\n\t"
 		     "movq %%r11, 8(%[rs])\n"
 		     "1:\n\t"
-		     "movl (%[rs], %[off]), %%r10d\n\t"
+		     "movslq (%[rs], %[off]), %%r10\n\t"
 		     "shlq $" PCM_STR(PCM_PERCPU_SHIFT) ", %%r10\n\t"
 		     "addq %[base], %%r10\n\t"
 		     "movzwl (%%r10, %[cls], 8), %%r11d\n\t"
 		     "cmpw 2(%%r10, %[cls], 8), %%r11w\n\t"
 		     "jae %l[full]\n\t"
 		     "movq %[p], (%%r10, %%r11, 8)\n\t"
-		     "addl $1, %%r11d\n\t"
-		     "movw %%r11w, (%%r10, %[cls], 8)\n"
+		     "addw $1, (%%r10, %[cls], 8)\n"
 		     "2:\n\t"
 		     :
 		     : [rs] "r"(rs), [off] "r"(pcm_cid_off),
-		       [base] "r"(pcm_percpu_base), [cls] "r"(cls), [p] "r"(p)
+		       [base] "m"(pcm_rseq_base), [cls] "r"(cls), [p] "r"(p)
 		     : "memory", "cc", "r10", "r11"
 		     : full);
 	return 1;
@@ -151,10 +174,11 @@ full:
 }
 #else
 #define PCM_HAVE_PERCPU 0
-PCM_INLINE void *pcm_percpu_pop(struct pcm_rseq *rs, unsigned long cls)
+PCM_INLINE int pcm_percpu_pop(struct pcm_rseq *rs, unsigned long cls, void **out)
 {
 	(void)rs, (void)cls;
-	return NULL;
+	*out = NULL;
+	return 0;
 }
 PCM_INLINE int pcm_percpu_push(struct pcm_rseq *rs, unsigned long cls, void *p)
 {
@@ -169,10 +193,13 @@ int pcm_percpu_init_process(void);
 struct pcm_rseq *pcm_percpu_thread_area(void);
 
 /* Slow paths. */
-void *pcm_percpu_refill(struct pcm_rseq *rs, unsigned cls);
+/* An object of class cls for the program, after moving a batch into this
+ * CPU's cache (marked free with key); NULL with errno ENOMEM. */
+void *pcm_percpu_refill(struct pcm_rseq *rs, unsigned cls, uintptr_t key);
+/* Caches p (marked free) after moving a batch out of this CPU's cache. */
 void pcm_percpu_overflow(struct pcm_rseq *rs, unsigned cls, void *p);
-/* Double-free check: 1 if p sits in this CPU's cache for cls. */
-int pcm_percpu_holds(struct pcm_rseq *rs, unsigned cls, void *p);
+/* Double-free check: 1 if p sits in any CPU's or the transfer cache. */
+int pcm_percpu_holds(unsigned cls, const void *p);
 
 /* Gives cached objects back to the slabs: those of every CPU cache (or,
  * with idle_only, of the caches untouched since the previous idle drain)

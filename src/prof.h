@@ -9,9 +9,8 @@
  * google-pprof's "heap_v2/RATE" un-sampling assumes).
  *
  * Hooks: profiling turns the caches off (tcache:0), so every malloc and free
- * reaches a slow path; the hooks sit there (tcache.c's cache-less refill and
- * drain, api.c's large and huge paths) behind one test of pcm_prof_on.  The
- * fast paths are untouched: with prof:0 the profiler costs nothing there.
+ * reaches a slow path; the hooks sit there (api.c's slow paths, cache.c's
+ * cache-less free) behind one test of pcm_prof_on.  The fast paths are untouched: with prof:0 the profiler costs nothing there.
  *
  * Stacks: glibc's backtrace(3) (DWARF unwind tables through libgcc_s, which
  * glibc loads on its first call: done once at start-up, from a constructor,

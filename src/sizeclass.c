@@ -1,11 +1,13 @@
 /* Size-class table construction.  See sizeclass.h. */
 #include "sizeclass.h"
 
-uint8_t pcm_class_small[(1024 >> 4) + 1];
+#include "arena.h"
+#include "fmt.h"
+
+uint8_t pcm_class_small[PCM_FAST_MAX + 1];
 uint8_t pcm_class_mid[(PCM_SMALL_MAX >> 7) + 1];
 uint8_t pcm_class_large[(PCM_CLASS_MAX >> 12) + 1];
 struct pcm_class_info pcm_class_info[PCM_NR_CLASSES];
-uint64_t pcm_class_magic[PCM_NR_CLASSES];
 
 static unsigned pick_order(size_t size)
 {
@@ -53,7 +55,17 @@ static void set_class(unsigned cls, size_t size)
 	ci->cache_max = (uint16_t)max;
 	ci->batch = (uint16_t)(ci->cache_max / 2 ? ci->cache_max / 2 : 1);
 	ci->div_magic = UINT64_MAX / size + 1;
-	pcm_class_magic[cls] = ci->div_magic;
+	/* free()'s boundary check (alloc.h): slabs are buddy blocks, aligned
+	 * to their size, so an object's offset in its slab is the pointer's
+	 * low bits.  A large class's run is only page-aligned, but its one
+	 * object is at its head page, the only page that names the class. */
+	if (size > PCM_SMALL_MAX) {
+		pcm_ptr_tab.mask[cls] = PCM_PAGE_SIZE - 1;
+		pcm_ptr_tab.magic[cls] = UINT64_MAX / PCM_PAGE_SIZE + 1;
+	} else {
+		pcm_ptr_tab.mask[cls] = (PCM_PAGE_SIZE << ci->order) - 1;
+		pcm_ptr_tab.magic[cls] = ci->div_magic;
+	}
 }
 
 /* table[i] = the smallest class of at least i << shift bytes. */
@@ -76,7 +88,12 @@ void pcm_sizeclass_init(void)
 		for (size_t s = base + base / 8; s <= base * 2; s += base / 8)
 			set_class(++cls, s);
 	/* cls == PCM_NR_CLASSES - 1 here */
-	fill_table(pcm_class_small, 1024 >> 4, 4);
+	fill_table(pcm_class_small, PCM_FAST_MAX, 0);
+	static const uint8_t expect[PCM_FAST_MAX + 1] = PCM_CLASS_SMALL_INIT;
+	for (size_t n = 0; n <= PCM_FAST_MAX; n++)
+		if (expect[n] != pcm_class_small[n])
+			pcm_fatal("PCM_CLASS_SMALL_INIT disagrees with the size "
+				  "classes at %zu bytes", n);
 	fill_table(pcm_class_mid, PCM_SMALL_MAX >> 7, 7);
 	fill_table(pcm_class_large, PCM_CLASS_MAX >> 12, 12);
 }

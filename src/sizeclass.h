@@ -14,18 +14,34 @@
 
 PCM_BEGIN_DECLS
 
-extern uint8_t pcm_class_small[(1024 >> 4) + 1];          /* by (n+15)/16 */
+/* Requests up to PCM_FAST_MAX bytes: class by the size itself. */
+#define PCM_FAST_MAX 1024
+extern uint8_t pcm_class_small[PCM_FAST_MAX + 1];         /* by n */
 extern uint8_t pcm_class_mid[(PCM_SMALL_MAX >> 7) + 1];   /* by (n+127)/128 */
 extern uint8_t pcm_class_large[(PCM_CLASS_MAX >> 12) + 1]; /* by (n+4095)/4096 */
 extern struct pcm_class_info pcm_class_info[PCM_NR_CLASSES];
-/* pcm_class_info[c].div_magic, in a table of its own for the free path. */
-extern uint64_t pcm_class_magic[PCM_NR_CLASSES];
+
+/* pcm_class_small as a constant, for copies that must exist before start-up
+ * (the cache front end keeps one in TLS); checked against the table built
+ * at start-up. */
+#define PCM_CLASS_SMALL_INIT                                            \
+	{ [0 ... 16] = 1, [17 ... 32] = 2, [33 ... 48] = 3, [49 ... 64] = 4,    \
+	  [65 ... 80] = 5, [81 ... 96] = 6, [97 ... 112] = 7,                   \
+	  [113 ... 128] = 8, [129 ... 144] = 9, [145 ... 160] = 10,             \
+	  [161 ... 176] = 11, [177 ... 192] = 12, [193 ... 208] = 13,           \
+	  [209 ... 224] = 14, [225 ... 240] = 15, [241 ... 256] = 16,           \
+	  [257 ... 288] = 17, [289 ... 320] = 18, [321 ... 352] = 19,           \
+	  [353 ... 384] = 20, [385 ... 416] = 21, [417 ... 448] = 22,           \
+	  [449 ... 480] = 23, [481 ... 512] = 24, [513 ... 576] = 25,           \
+	  [577 ... 640] = 26, [641 ... 704] = 27, [705 ... 768] = 28,           \
+	  [769 ... 832] = 29, [833 ... 896] = 30, [897 ... 960] = 31,           \
+	  [961 ... 1024] = 32 }
 
 /* The class for n bytes, 0 when n is above PCM_CLASS_MAX (or before init). */
 PCM_INLINE unsigned pcm_size_class(size_t n)
 {
-	if (likely(n <= 1024))
-		return pcm_class_small[(n + 15) >> 4];
+	if (likely(n <= PCM_FAST_MAX))
+		return pcm_class_small[n];
 	if (n <= PCM_SMALL_MAX)
 		return pcm_class_mid[(n + 127) >> 7];
 	if (n <= PCM_CLASS_MAX)

@@ -7,7 +7,6 @@
 #include "sizeclass.h"
 
 uintptr_t pcm_secret;
-uintptr_t pcm_free_key;
 struct pcm_class pcm_classes[PCM_NR_CLASSES];
 
 /* Empty slabs a class keeps: one for small classes; none for large ones,
@@ -64,11 +63,16 @@ static struct pcm_page *slab_new(unsigned cls)
 	if (!head)
 		return NULL;
 	size_t npages = ci->slab_pages;
+	/* A large class's one object starts at the head page: only that page
+	 * names the class, so that free's boundary check (alloc.h) needs no
+	 * head offset. */
+	size_t named = pcm_class_is_large(cls) ? 1 : npages;
 	for (size_t i = 0; i < npages; i++) {
 		struct pcm_page *pg = head + i;
 		pg->kind = PCM_PG_SLAB;
-		pg->cls = (uint8_t)cls;
+		pg->cls = i < named ? (uint8_t)cls : 0;
 		pg->head_off = (uint16_t)i;
+		pcm_arena_of_page(pg)->page_cls[pcm_page_index(pg)] = pg->cls;
 	}
 	head->order = ci->order;
 	head->inuse = 0;
@@ -89,6 +93,7 @@ static void slab_release(struct pcm_page *head)
 	for (size_t i = 0; i < npages; i++) {
 		head[i].cls = 0;
 		head[i].kind = PCM_PG_NONE;
+		pcm_arena_of_page(head)->page_cls[pcm_page_index(head + i)] = 0;
 	}
 	if (pcm_class_is_large(cls))
 		pcm_run_free(head, npages);

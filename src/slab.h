@@ -18,7 +18,6 @@
 PCM_BEGIN_DECLS
 
 extern uintptr_t pcm_secret;   /* free-list link key */
-extern uintptr_t pcm_free_key; /* written into word 1 of a freed object */
 extern struct pcm_class pcm_classes[PCM_NR_CLASSES];
 
 PCM_INLINE void *pcm_link_get(const void *obj)

@@ -11,9 +11,7 @@
  *               can take THP hints without inflating sparse large runs
  *   pcm_class   a small size class: its slabs (SLUB style, free list threaded
  *               through free objects) and its lock
- *   pcm_bin     one class in a thread cache: a free list and its bounds
- *   pcm_tcache  a thread's cache: one bin per class, or a pointer to the
- *               thread's rseq area when per-CPU caches serve it (percpu.h)
+ *   (the caches in front of the slabs: cache.h, percpu.h, tcache.h)
  *   pcm_huge    header of a direct mapping, found through a radix registry
  *
  * Lock order (outer first): class lock -> zone lock -> meta lock.  The huge
@@ -97,6 +95,10 @@ struct pcm_arena {
 	 * with non-zero contents (freed after use, not yet purged).  Clear for
 	 * pages in use, fresh from the OS, or purged. */
 	uint64_t dirty_map[PCM_ARENA_PAGES / 64];
+	/* Per page, the size class free()'s fast path sees (alloc.h): the
+	 * descriptor's cls on the pages of small-class slabs and on a large
+	 * class's head page, else 0.  Written with slabs (slab.c). */
+	uint8_t page_cls[PCM_ARENA_PAGES];
 };
 
 /* Pages at the start of an arena that hold its metadata. */
@@ -146,24 +148,6 @@ struct pcm_class {
 	uint64_t refills, drains, slab_allocs, slab_frees;
 	uint64_t abandoned_objs;   /* freed into abandoned slabs (fork repair) */
 } __attribute__((aligned(PCM_CACHE_LINE)));
-
-struct pcm_bin {
-	void *head; /* encoded free list (pcm_link_*) */
-	uint32_t count;
-	uint32_t max; /* 0 until the thread cache is set up */
-};
-
-enum { PCM_TC_NEW = 0, PCM_TC_ACTIVE, PCM_TC_DEAD };
-
-struct pcm_rseq;
-
-struct pcm_tcache {
-	struct pcm_rseq *rseq; /* set: this thread uses the per-CPU caches */
-	struct pcm_bin bins[PCM_NR_CLASSES];
-	uint32_t scale; /* share of the process-wide budget its bounds follow */
-	uint8_t state;
-	struct pcm_tcache *next, *prev; /* registry of live caches */
-};
 
 struct pcm_huge {
 	void *ptr;       /* what the user got */
