@@ -10,7 +10,8 @@
  *
  * Hooks: profiling turns the caches off (tcache:0), so every malloc and free
  * reaches a slow path; the hooks sit there (api.c's slow paths, cache.c's
- * cache-less free) behind one test of pcm_prof_on.  The fast paths are untouched: with prof:0 the profiler costs nothing there.
+ * cache-less free) behind one test of pcm_prof_on.  The fast paths are
+ * untouched: with prof:0 the profiler costs nothing there.
  *
  * Stacks: glibc's backtrace(3) (DWARF unwind tables through libgcc_s, which
  * glibc loads on its first call: done once at start-up, from a constructor,
