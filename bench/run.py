@@ -1473,6 +1473,9 @@ def main():
                     help="after the timed runs, run each program workload "
                     "once more per allocator under strace -c and tabulate "
                     "its madvise/mmap/munmap calls (default in full mode)")
+    ap.add_argument("--no-syscalls", action="store_true",
+                    help="skip that pass in full mode (about 55 s per "
+                    "allocator on a quiet machine)")
     ap.add_argument("--pcmalloc", metavar="LIB",
                     help="benchmark this libpcmalloc.so instead of "
                     "BUILD/libpcmalloc.so")
@@ -1686,7 +1689,8 @@ def main():
     runs_f.close()
     micro_f.close()
     frag_f.close()
-    if (args.syscalls or args.mode == "full") and shutil.which("strace"):
+    if (args.syscalls or (args.mode == "full" and not args.no_syscalls)) \
+            and shutil.which("strace"):
         count_syscalls(ctx, wls, allocs, os.path.join(out, "syscalls.csv"))
     took = time.monotonic() - t_start
     header.append("total run time %.0f s; load average at the end %.2f "
