@@ -70,6 +70,19 @@ if want modes; then
 	done
 fi
 
+# The heap profiler on (caches off, sampling every 4 KiB on average) under
+# threads, fork and signals; the dumps go to the logs directory.
+if want modes; then
+	rm -f "$LOGS"/prof.*.heap
+	for t in mt_stress fork_threads fork_signal thread_churn; do
+		run "modes/$t: prof:1" 300 env PCMALLOC_CONF=prof:1,prof_rate:4K,prof_prefix:"$PWD/$LOGS/prof" \
+			"$BUILD/tests/api/$t.static"
+	done
+	run "modes/mt_stress: prof:1 (LD_PRELOAD)" 300 env \
+		PCMALLOC_CONF=prof:1,prof_rate:4K,prof_prefix:"$PWD/$LOGS/prof" \
+		LD_PRELOAD="$LIB" "$BUILD/tests/api/mt_stress.plain"
+fi
+
 if want fastpath; then
 	run "fastpath/instruction budget" 60 bash tests/fastpath.sh "$LIB"
 fi
