@@ -7,11 +7,10 @@
 
 struct pcm_ptr_tab pcm_ptr_tab;
 size_t pcm_arena_mapped_bytes, pcm_arena_brk_bytes;
-static uint32_t next_arena_id;
 static int brk_failed;
 /* Serialises growth: glibc's sbrk is not thread-safe, and the two zones
  * grow independently (lock order: zone -> arena). */
-static pcm_lock_t arena_lock;
+static pcm_lock_t arena_lock = PCM_LOCK_INIT(PCM_RANK_ARENA);
 
 struct pcm_arena *pcm_arena_create(int zone)
 {
@@ -46,7 +45,6 @@ struct pcm_arena *pcm_arena_create(int zone)
 	for (size_t i = 0; i < PCM_META_PAGES; i++)
 		a->pages[i].kind = PCM_PG_META;
 	a->magic = PCM_ARENA_MAGIC;
-	a->id = __atomic_fetch_add(&next_arena_id, 1, __ATOMIC_RELAXED);
 	a->zone = (uint8_t)zone;
 	a->from_brk = (uint8_t)from_brk;
 	a->frontier = PCM_META_PAGES;
@@ -96,7 +94,6 @@ int pcm_arena_destroy(struct pcm_arena *a)
 
 void pcm_arena_after_fork_child(uint32_t forker)
 {
-	uint32_t owner = pcm_lock_owner(&arena_lock);
-	if (owner && owner != forker)
+	if (pcm_lock_vanished(&arena_lock, forker))
 		pcm_lock_reset(&arena_lock);
 }

@@ -7,8 +7,7 @@
 #include "percpu.h"
 #include "slab.h"
 
-int pcm_bg_state; /* enum below */
-enum { BG_NONE = 0, BG_RUNNING = 1, BG_ASLEEP = 2, BG_OFF = 3 };
+int pcm_bg_state;
 
 static uint32_t wake_word; /* bumped by every wake-up (futex) */
 static uint64_t rounds, drained_objs, purged_pages, wakeups;
@@ -63,10 +62,10 @@ static void *worker(void *arg)
 		/* Asleep until a slow path wakes us: it moves the state back
 		 * to running first, then bumps the word, so a wake-up between
 		 * our reading the word and waiting is not lost. */
-		__atomic_store_n(&pcm_bg_state, BG_ASLEEP, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&pcm_bg_state, PCM_BG_ASLEEP, __ATOMIC_SEQ_CST);
 		for (;;) {
 			uint32_t w = __atomic_load_n(&wake_word, __ATOMIC_SEQ_CST);
-			if (__atomic_load_n(&pcm_bg_state, __ATOMIC_SEQ_CST) != BG_ASLEEP)
+			if (__atomic_load_n(&pcm_bg_state, __ATOMIC_SEQ_CST) != PCM_BG_ASLEEP)
 				break;
 			pcm_os_futex_wait(&wake_word, w);
 		}
@@ -78,8 +77,8 @@ static void *worker(void *arg)
 PCM_NOINLINE void pcm_background_check_slow(int may_start)
 {
 	int st = __atomic_load_n(&pcm_bg_state, __ATOMIC_RELAXED);
-	if (st == BG_ASLEEP) {
-		if (__atomic_compare_exchange_n(&pcm_bg_state, &st, BG_RUNNING, 0,
+	if (st == PCM_BG_ASLEEP) {
+		if (__atomic_compare_exchange_n(&pcm_bg_state, &st, PCM_BG_RUNNING, 0,
 						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
 			__atomic_fetch_add(&wake_word, 1, __ATOMIC_SEQ_CST);
 			pcm_os_futex_wake(&wake_word);
@@ -87,19 +86,19 @@ PCM_NOINLINE void pcm_background_check_slow(int may_start)
 		}
 		return;
 	}
-	if (st != BG_NONE || !may_start || pcm_reentered())
+	if (st != PCM_BG_NONE || !may_start || pcm_reentered())
 		return;
 	if (!pcm_conf.background) {
-		__atomic_store_n(&pcm_bg_state, BG_OFF, __ATOMIC_RELAXED);
+		__atomic_store_n(&pcm_bg_state, PCM_BG_OFF, __ATOMIC_RELAXED);
 		return;
 	}
 	if (held_pages() < (START_BYTES >> PCM_PAGE_SHIFT))
 		return;
-	if (!__atomic_compare_exchange_n(&pcm_bg_state, &st, BG_RUNNING, 0,
+	if (!__atomic_compare_exchange_n(&pcm_bg_state, &st, PCM_BG_RUNNING, 0,
 					 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 		return;
 	if (pcm_os_thread_start(worker, "pcmalloc-bg") != 0)
-		__atomic_store_n(&pcm_bg_state, BG_OFF, __ATOMIC_RELAXED);
+		__atomic_store_n(&pcm_bg_state, PCM_BG_OFF, __ATOMIC_RELAXED);
 }
 
 void pcm_background_totals(struct pcm_bg_totals *t)
@@ -115,6 +114,6 @@ void pcm_background_after_fork_child(void)
 {
 	/* The worker is not in the child: started again when needed (its
 	 * locks, if it held any, are repaired like any vanished thread's). */
-	if (pcm_bg_state != BG_OFF)
-		pcm_bg_state = BG_NONE;
+	if (pcm_bg_state != PCM_BG_OFF)
+		pcm_bg_state = PCM_BG_NONE;
 }

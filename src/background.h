@@ -24,7 +24,8 @@
 
 PCM_BEGIN_DECLS
 
-extern int pcm_bg_state; /* 0 not started, 1 running, 2 asleep, 3 off */
+enum pcm_bg_state { PCM_BG_NONE = 0, PCM_BG_RUNNING, PCM_BG_ASLEEP, PCM_BG_OFF };
+extern int pcm_bg_state; /* enum pcm_bg_state */
 
 void pcm_background_check_slow(int may_start);
 
@@ -35,13 +36,13 @@ void pcm_background_check_slow(int may_start);
  * frees a cached thread's TLS), so a free must never create a thread. */
 PCM_INLINE void pcm_background_check(int may_start)
 {
-	if (unlikely(__atomic_load_n(&pcm_bg_state, __ATOMIC_RELAXED) != 1))
+	if (unlikely(__atomic_load_n(&pcm_bg_state, __ATOMIC_RELAXED) != PCM_BG_RUNNING))
 		pcm_background_check_slow(may_start);
 }
 
 struct pcm_bg_totals {
 	uint64_t rounds, drained_objs, purged_pages, wakeups;
-	int state;
+	int state; /* enum pcm_bg_state */
 };
 void pcm_background_totals(struct pcm_bg_totals *t);
 

@@ -2,6 +2,7 @@
 #include "buddy.h"
 #include "arena.h"
 #include "conf.h"
+#include "debug.h"
 #include "fmt.h"
 #include "list.h"
 #include "os.h"
@@ -11,6 +12,25 @@ struct pcm_zone pcm_zones[PCM_NR_ZONES];
 /* Fork repair: arenas older than their zone's generation are abandoned. */
 static uint8_t zone_gen[PCM_NR_ZONES];
 
+static void zone_check(const struct pcm_zone *z, int level, size_t limit);
+
+/* Debug builds: the zone's invariants after a slow-path operation, before
+ * its lock is released; the walks look at the first DEBUG_WALK blocks of
+ * each free list, so that a big heap stays usable (pcm_zone_check walks
+ * them all). */
+#define DEBUG_WALK 64
+static inline void debug_check(const struct pcm_zone *z)
+{
+	if (PCM_DEBUG >= 2)
+		zone_check(z, PCM_DEBUG, DEBUG_WALK);
+}
+
+/* 1 when arena a was abandoned by fork repair: its pages are nobody's. */
+static inline int abandoned(const struct pcm_zone *z, const struct pcm_arena *a)
+{
+	return unlikely(a->gen != zone_gen[z->id]);
+}
+
 #define REGION_PAGES (PCM_HUGEPAGE_SIZE >> PCM_PAGE_SHIFT) /* 512 */
 #define REGION_ORDER 9                                    /* one huge page */
 #define DENSE_PAGES (REGION_PAGES * 3 / 4) /* a region worth a huge page */
@@ -19,6 +39,7 @@ void pcm_zones_init(void)
 {
 	for (int z = 0; z < PCM_NR_ZONES; z++) {
 		pcm_zones[z].id = (uint8_t)z;
+		pcm_lock_init(&pcm_zones[z].lock, PCM_RANK_ZONE);
 		for (int o = 0; o < PCM_NR_ORDERS; o++)
 			pcm_list_init(&pcm_zones[z].free_area[o]);
 	}
@@ -120,8 +141,8 @@ static void free_remove(struct pcm_zone *z, struct pcm_page *pg)
 static void free_block(struct pcm_zone *z, struct pcm_arena *a, size_t idx,
 		       unsigned order)
 {
-	if (unlikely(a->gen != zone_gen[z->id]))
-		return; /* abandoned by fork repair */
+	if (abandoned(z, a))
+		return;
 	a->pages[idx].kind = PCM_PG_NONE;
 	while (order < PCM_MAX_ORDER) {
 		size_t bidx = idx ^ (1ul << order);
@@ -425,6 +446,7 @@ static struct pcm_page *zone_alloc(struct pcm_zone *z, unsigned order,
 			collapse = (char *)a + (r << PCM_HUGEPAGE_SHIFT);
 		}
 	}
+	debug_check(z);
 	pcm_unlock(&z->lock);
 	if (collapse)
 		pcm_os_collapse(collapse, PCM_HUGEPAGE_SIZE);
@@ -458,8 +480,11 @@ void pcm_block_free(struct pcm_page *head, unsigned order)
 	struct pcm_zone *z = &pcm_zones[a->zone];
 	size_t idx = pcm_page_index(head);
 	pcm_lock(&z->lock);
-	take_back(z, a, idx, 1ul << order);
-	free_block(z, a, idx, order);
+	if (!abandoned(z, a)) { /* else its pages leak with their arena */
+		take_back(z, a, idx, 1ul << order);
+		free_block(z, a, idx, order);
+	}
+	debug_check(z);
 	pcm_unlock(&z->lock);
 	pcm_zone_maybe_purge(z, 0);
 }
@@ -481,8 +506,11 @@ void pcm_run_free(struct pcm_page *head, size_t npages)
 	struct pcm_zone *z = &pcm_zones[a->zone];
 	size_t idx = pcm_page_index(head);
 	pcm_lock(&z->lock);
-	take_back(z, a, idx, npages);
-	free_range(z, a, idx, idx + npages);
+	if (!abandoned(z, a)) {
+		take_back(z, a, idx, npages);
+		free_range(z, a, idx, idx + npages);
+	}
+	debug_check(z);
 	pcm_unlock(&z->lock);
 	pcm_zone_maybe_purge(z, 0);
 }
@@ -495,6 +523,10 @@ int pcm_run_grow(struct pcm_page *head, size_t npages, size_t more)
 	if (want > PCM_ARENA_PAGES)
 		return 0;
 	pcm_lock(&z->lock);
+	if (abandoned(z, a)) { /* its free pages are on no list */
+		pcm_unlock(&z->lock);
+		return 0;
+	}
 	/* The pages after the run must all be free: find the free block
 	 * holding each page (a block's head is at its aligned start). */
 	size_t i = end;
@@ -532,6 +564,7 @@ int pcm_run_grow(struct pcm_page *head, size_t npages, size_t more)
 	hand_out(z, &a->pages[end], more);
 	free_range(z, a, lo, end);
 	free_range(z, a, want, hi);
+	debug_check(z);
 	pcm_unlock(&z->lock);
 	return 1;
 }
@@ -637,6 +670,7 @@ static size_t purge(struct pcm_zone *z, size_t target, int reason, int bounded,
 	z->purge_calls_by[reason] += calls;
 	z->purged_pages_by[reason] += purged;
 	z->last_purge_ns = pcm_os_now_ns();
+	debug_check(z);
 	pcm_unlock(&z->lock);
 	return purged;
 }
@@ -694,7 +728,9 @@ void pcm_zone_thp_regions(struct pcm_zone *z, size_t *hinted, size_t *split)
 	pcm_unlock(&z->lock);
 }
 
-void pcm_zone_abandon(struct pcm_zone *z)
+/* Fork repair: forget every arena of the zone (their pages leak; frees
+ * into them are ignored, see abandoned()). */
+static void zone_abandon(struct pcm_zone *z)
 {
 	zone_gen[z->id]++;
 	for (int o = 0; o < PCM_NR_ORDERS; o++) {
@@ -702,7 +738,134 @@ void pcm_zone_abandon(struct pcm_zone *z)
 		z->nr_free[o] = 0;
 	}
 	z->free_pages = z->dirty_pages = z->busy_pages = 0;
+	z->used_pages = z->committed_pages = 0;
 	z->arenas = NULL;
 	z->nr_arenas = 0;
 	pcm_lock_reset(&z->lock);
+}
+
+void pcm_zones_after_fork_child(uint32_t forker)
+{
+	for (int z = 0; z < PCM_NR_ZONES; z++)
+		if (pcm_lock_vanished(&pcm_zones[z].lock, forker))
+			zone_abandon(&pcm_zones[z]);
+}
+
+void pcm_zone_totals(struct pcm_zone *z, struct pcm_zone_totals *t)
+{
+	pcm_lock(&z->lock);
+	for (int o = 0; o < PCM_NR_ORDERS; o++)
+		t->nr_free[o] = z->nr_free[o];
+	t->free_pages = z->free_pages + z->busy_pages;
+	t->dirty_pages = z->dirty_pages;
+	t->used_pages = z->used_pages;
+	t->committed_pages = z->committed_pages;
+	t->arenas = z->nr_arenas;
+	t->purge_calls = z->purge_calls;
+	t->purged_pages = z->purged_pages;
+	for (int r = 0; r < PCM_NR_PURGE; r++) {
+		t->purge_calls_by[r] = z->purge_calls_by[r];
+		t->purged_pages_by[r] = z->purged_pages_by[r];
+	}
+	pcm_unlock(&z->lock);
+}
+
+/* ---- invariants (debug.h) ---- */
+
+/* Dirty pages in [idx, idx + n) of a, for the checks. */
+static size_t dirty_in(const struct pcm_arena *a, size_t idx, size_t n)
+{
+	return n ? dirty_count(a, idx, n) : 0;
+}
+
+/* Zone lock held.  Level 2: the counters agree with each other; level 3:
+ * they agree with the arenas and the free lists, which are well formed
+ * (linked both ways, every block marked free with its order, aligned,
+ * inside its arena's committed pages, not coalescible with its buddy),
+ * and the dirty map marks only free pages.  At most `limit` blocks of each
+ * list are looked at (the list totals are checked when none is cut). */
+static void zone_check(const struct pcm_zone *z, int level, size_t limit)
+{
+	size_t by_order = 0;
+	for (unsigned o = 0; o < PCM_NR_ORDERS; o++)
+		by_order += z->nr_free[o] << o;
+	PCM_VERIFY(by_order == z->free_pages, "zone %u: free lists hold %zu pages, "
+		   "counted %zu", z->id, by_order, z->free_pages);
+	PCM_VERIFY(z->used_pages + z->free_pages + z->busy_pages == z->committed_pages,
+		   "zone %u: used %zu + free %zu + busy %zu != committed %zu", z->id,
+		   z->used_pages, z->free_pages, z->busy_pages, z->committed_pages);
+	PCM_VERIFY(z->dirty_pages <= z->free_pages + z->busy_pages,
+		   "zone %u: %zu dirty pages, %zu free", z->id, z->dirty_pages,
+		   z->free_pages + z->busy_pages);
+	if (level < 3)
+		return;
+	size_t narenas = 0, committed = 0, afree = 0, used = 0, map_dirty = 0;
+	for (const struct pcm_arena *a = z->arenas; a; a = a->next) {
+		PCM_VERIFY(a->magic == PCM_ARENA_MAGIC && a->zone == z->id &&
+			   a->gen == zone_gen[z->id], "zone %u: arena %p", z->id,
+			   (const void *)a);
+		PCM_VERIFY(a->frontier >= PCM_META_PAGES && a->frontier <= PCM_ARENA_PAGES,
+			   "arena %p: frontier %u", (const void *)a, a->frontier);
+		narenas++;
+		committed += a->frontier - PCM_META_PAGES;
+		afree += a->free_pages;
+		for (size_t r = 0; r < PCM_ARENA_SIZE >> PCM_HUGEPAGE_SHIFT; r++)
+			used += a->region_used[r];
+		map_dirty += dirty_in(a, 0, PCM_ARENA_PAGES);
+	}
+	PCM_VERIFY(narenas == z->nr_arenas, "zone %u: %zu arenas listed, %zu counted",
+		   z->id, narenas, z->nr_arenas);
+	PCM_VERIFY(committed == z->committed_pages, "zone %u: arenas commit %zu pages, "
+		   "counted %zu", z->id, committed, z->committed_pages);
+	PCM_VERIFY(afree == z->free_pages, "zone %u: arenas hold %zu free pages, "
+		   "counted %zu", z->id, afree, z->free_pages);
+	PCM_VERIFY(used == z->used_pages, "zone %u: regions use %zu pages, counted %zu",
+		   z->id, used, z->used_pages);
+	size_t list_dirty = 0;
+	int cut = 0;
+	for (unsigned o = 0; o < PCM_NR_ORDERS; o++) {
+		const struct pcm_page *s = &z->free_area[o];
+		size_t count = 0;
+		for (const struct pcm_page *pg = s->next; pg != s; pg = pg->next) {
+			if (count == limit) {
+				cut = 1;
+				break;
+			}
+			PCM_VERIFY(pg && pg->next && pg->next->prev == pg,
+				   "zone %u order %u: broken free list at %p", z->id, o,
+				   (const void *)pg);
+			PCM_VERIFY(++count <= z->nr_free[o], "zone %u order %u: more "
+				   "than %zu blocks listed", z->id, o, z->nr_free[o]);
+			const struct pcm_arena *a = pcm_arena_of_page(pg);
+			size_t idx = pcm_page_index(pg);
+			PCM_VERIFY(pg->kind == PCM_PG_FREE && pg->order == o,
+				   "zone %u: block %p on list %u has kind %u order %u",
+				   z->id, (const void *)pg, o, pg->kind, pg->order);
+			PCM_VERIFY(!(idx & ((1ul << o) - 1)) && idx >= PCM_META_PAGES &&
+				   idx + (1ul << o) <= a->frontier && a->zone == z->id,
+				   "zone %u: free block at page %zu of arena %p, order %u",
+				   z->id, idx, (const void *)a, o);
+			if (o < PCM_MAX_ORDER) {
+				const struct pcm_page *b = &a->pages[idx ^ (1ul << o)];
+				PCM_VERIFY(!(b->kind == PCM_PG_FREE && b->order == o),
+					   "zone %u: free buddies at page %zu order %u "
+					   "not coalesced", z->id, idx, o);
+			}
+			list_dirty += dirty_in(a, idx, 1ul << o);
+		}
+		PCM_VERIFY(count == z->nr_free[o] || cut, "zone %u order %u: %zu blocks "
+			   "listed, %zu counted", z->id, o, count, z->nr_free[o]);
+	}
+	/* Purges clear the map bits of their busy blocks without the lock. */
+	if (z->busy_pages == 0 && !cut)
+		PCM_VERIFY(list_dirty == z->dirty_pages && map_dirty == list_dirty,
+			   "zone %u: %zu dirty pages counted, %zu in free blocks, "
+			   "%zu in the map", z->id, z->dirty_pages, list_dirty, map_dirty);
+}
+
+void pcm_zone_check(struct pcm_zone *z, int level)
+{
+	pcm_lock(&z->lock);
+	zone_check(z, level, SIZE_MAX);
+	pcm_unlock(&z->lock);
 }

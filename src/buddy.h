@@ -60,8 +60,25 @@ size_t pcm_zones_release_free(void);
  * a purge broke that wait to be collapsed again. */
 void pcm_zone_thp_regions(struct pcm_zone *z, size_t *hinted, size_t *split);
 
-/* Fork repair: forget every arena of the zone (their pages leak). */
-void pcm_zone_abandon(struct pcm_zone *z);
+/* A zone's counters, read under its lock (statistics). */
+struct pcm_zone_totals {
+	size_t nr_free[PCM_NR_ORDERS]; /* free blocks by order */
+	size_t free_pages;             /* free, including those being purged */
+	size_t dirty_pages, used_pages, committed_pages, arenas;
+	uint64_t purge_calls, purged_pages;
+	uint64_t purge_calls_by[PCM_NR_PURGE], purged_pages_by[PCM_NR_PURGE];
+};
+void pcm_zone_totals(struct pcm_zone *z, struct pcm_zone_totals *t);
+
+/* Checks the zone's invariants (debug.h: level 2 counters, level 3 the free
+ * lists and the dirty map); aborts naming the first that fails.  Takes the
+ * zone lock. */
+void pcm_zone_check(struct pcm_zone *z, int level);
+
+/* Fork repair, in the child: a zone whose lock a vanished thread held
+ * forgets every arena (their pages leak; later frees into them are
+ * ignored). */
+void pcm_zones_after_fork_child(uint32_t forker_tid);
 
 PCM_END_DECLS
 

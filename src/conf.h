@@ -26,13 +26,13 @@
 
 PCM_BEGIN_DECLS
 
-enum { PCM_THP_NEVER = 0, PCM_THP_MADVISE = 1, PCM_THP_ALWAYS = 2 };
+enum pcm_thp_mode { PCM_THP_NEVER = 0, PCM_THP_MADVISE = 1, PCM_THP_ALWAYS = 2 };
 
 struct pcm_conf {
 	int stats;
 	int verbose;
-	int thp;     /* our policy */
-	int sys_thp; /* the kernel's mode */
+	int thp;     /* our policy (enum pcm_thp_mode) */
+	int sys_thp; /* the kernel's mode (enum pcm_thp_mode) */
 	int brk;
 	int percpu;
 	int tcache;

@@ -1,5 +1,6 @@
 /* See fmt.h. */
 #include "fmt.h"
+#include "debug.h"
 #include "os.h"
 
 #include <stdint.h>
@@ -211,4 +212,16 @@ void pcm_fatal(const char *fmt, ...)
 	vlog(fmt, ap);
 	va_end(ap);
 	pcm_os_abort();
+}
+
+void pcm_assert_fail(const char *file, int line, const char *expr,
+		     const char *fmt, ...)
+{
+	char detail[384];
+	va_list ap;
+	va_start(ap, fmt);
+	pcm_vfmt(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	pcm_fatal("assertion failed at %s:%d: %s%s%s%s", file, line, expr,
+		  detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
 }

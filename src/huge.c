@@ -12,7 +12,7 @@
 #define TOP_BITS (PCM_VA_BITS - CHUNK_SHIFT - LEAF_BITS)
 
 static struct pcm_huge **top[1ul << TOP_BITS];
-static pcm_lock_t lock; /* registry writers, counters */
+static pcm_lock_t lock = PCM_LOCK_INIT(PCM_RANK_LEAF); /* registry writers, counters */
 static size_t count, bytes, max_count, max_bytes;
 
 /* The last blocks freed (address, length), so that a second free of one is
@@ -126,7 +126,6 @@ void *pcm_huge_alloc(size_t size, size_t align)
 	h->ptr = p;
 	h->size = len;
 	h->align = align;
-	h->request = size;
 	pcm_lock(&lock);
 	int ok = set_range(p, len, h);
 	if (ok)
@@ -162,10 +161,8 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
 		return NULL;
 	void *old = h->ptr;
 	size_t old_len = h->size;
-	if (len == old_len) {
-		h->request = size;
+	if (len == old_len)
 		return old;
-	}
 	/* In place.  The registry's leaves for the new length exist first, so
 	 * that registering cannot fail once the memory is ours; no entry is
 	 * written before then (the space after us may be another mapping). */
@@ -178,7 +175,6 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
 			set_range((char *)old + len, old_len - len, NULL);
 		set_range(old, len, h);
 		h->size = len;
-		h->request = size;
 		account(0, (ssize_t)len - (ssize_t)old_len);
 		pcm_unlock(&lock);
 		return old;
@@ -206,7 +202,6 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
 	set_range(old, old_len, NULL);
 	h->ptr = dst;
 	h->size = len;
-	h->request = size;
 	account(0, (ssize_t)len - (ssize_t)old_len);
 	pcm_unlock(&lock);
 	return dst;
@@ -229,9 +224,8 @@ void pcm_huge_totals(size_t *c, size_t *b, size_t *mc, size_t *mb)
 
 void pcm_huge_after_fork_child(uint32_t forker)
 {
-	uint32_t owner = pcm_lock_owner(&lock);
 	/* Registry stores are single words: the table is consistent; a
 	 * half-made allocation leaks at worst. */
-	if (owner && owner != forker)
+	if (pcm_lock_vanished(&lock, forker))
 		pcm_lock_reset(&lock);
 }

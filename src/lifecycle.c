@@ -28,11 +28,11 @@ static void after_fork_child(void);
 
 PCM_NOINLINE void pcm_init_slow(void)
 {
-	int expect = 0;
-	if (!__atomic_compare_exchange_n(&pcm_init_state, &expect, 1, 0,
+	int expect = PCM_INIT_NONE;
+	if (!__atomic_compare_exchange_n(&pcm_init_state, &expect, PCM_INIT_RUNNING, 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		/* Another thread is initialising: wait for it. */
-		while (__atomic_load_n(&pcm_init_state, __ATOMIC_ACQUIRE) != 2)
+		while (__atomic_load_n(&pcm_init_state, __ATOMIC_ACQUIRE) != PCM_INIT_DONE)
 			__builtin_ia32_pause();
 		return;
 	}
@@ -43,7 +43,7 @@ PCM_NOINLINE void pcm_init_slow(void)
 	pcm_zones_init();
 	pcm_slabs_init();
 	pcm_percpu_init_process();
-	__atomic_store_n(&pcm_init_state, 2, __ATOMIC_RELEASE);
+	__atomic_store_n(&pcm_init_state, PCM_INIT_DONE, __ATOMIC_RELEASE);
 
 	if (pcm_conf.stats)
 		report_fd = pcm_os_dup_fd(2);
@@ -71,16 +71,9 @@ static void after_fork_child(void)
 	pcm_tid_slow();
 	pcm_tls_parent_tid = (int)forker; /* what the locks this thread holds say */
 
-	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
-		uint32_t owner = pcm_lock_owner(&pcm_classes[c].lock);
-		if (owner && owner != forker)
-			pcm_class_abandon(&pcm_classes[c]);
-	}
-	for (int z = 0; z < PCM_NR_ZONES; z++) {
-		uint32_t owner = pcm_lock_owner(&pcm_zones[z].lock);
-		if (owner && owner != forker)
-			pcm_zone_abandon(&pcm_zones[z]);
-	}
+	/* Each layer repairs itself (pcm_lock_vanished), top down. */
+	pcm_slabs_after_fork_child(forker);
+	pcm_zones_after_fork_child(forker);
 	pcm_arena_after_fork_child(forker);
 	pcm_huge_after_fork_child(forker);
 	pcm_prof_after_fork_child(forker);

@@ -21,19 +21,20 @@
 
 PCM_BEGIN_DECLS
 
-extern int pcm_init_state; /* 0 not started, 1 running, 2 done */
+enum pcm_init_state { PCM_INIT_NONE = 0, PCM_INIT_RUNNING, PCM_INIT_DONE };
+extern int pcm_init_state; /* enum pcm_init_state */
 
 void pcm_init_slow(void);
 
 PCM_INLINE void pcm_init(void)
 {
-	if (unlikely(__atomic_load_n(&pcm_init_state, __ATOMIC_ACQUIRE) != 2))
+	if (unlikely(__atomic_load_n(&pcm_init_state, __ATOMIC_ACQUIRE) != PCM_INIT_DONE))
 		pcm_init_slow();
 }
 
 PCM_INLINE int pcm_is_initialised(void)
 {
-	return __atomic_load_n(&pcm_init_state, __ATOMIC_ACQUIRE) == 2;
+	return __atomic_load_n(&pcm_init_state, __ATOMIC_ACQUIRE) == PCM_INIT_DONE;
 }
 
 PCM_END_DECLS

@@ -6,6 +6,7 @@
 __thread int pcm_tls_tid PCM_TLS;
 __thread unsigned pcm_tls_locks PCM_TLS;
 __thread int pcm_tls_parent_tid PCM_TLS;
+__thread uint32_t pcm_tls_ranks PCM_TLS;
 
 /* Waiting for a lock this thread holds itself can only hang: a signal
  * handler re-entered pcmalloc on a path that does not check
@@ -15,6 +16,26 @@ PCM_COLD static void self_deadlock(const pcm_lock_t *l)
 	pcm_fatal("lock %p is held by this thread: pcmalloc was re-entered from "
 		  "a signal handler that interrupted it (malloc is not "
 		  "async-signal-safe)", (const void *)l);
+}
+
+static const char *const rank_names[PCM_NR_RANKS] = {
+	"unranked", "drain", "transfer-cache", "class", "zone", "arena", "leaf",
+};
+
+/* Debug builds: a lock taken while one of the same or a higher rank is held
+ * (see the order in lock.h). */
+PCM_COLD void pcm_lock_order_violation(const pcm_lock_t *l)
+{
+	if (pcm_lock_held(l))
+		self_deadlock(l);
+	unsigned held = 0;
+	for (unsigned r = PCM_NR_RANKS - 1; r > 0 && !held; r--)
+		if (pcm_tls_ranks >> (4 * r) & 15)
+			held = r;
+	pcm_assert_fail(__FILE__, __LINE__, "lock order",
+			"taking %s lock %p while holding a %s lock",
+			rank_names[l->rank < PCM_NR_RANKS ? l->rank : 0],
+			(const void *)l, rank_names[held]);
 }
 
 int pcm_tid_slow(void)

@@ -12,7 +12,7 @@ struct rec {
 	struct rec *next;
 };
 
-static pcm_lock_t lock;
+static pcm_lock_t lock = PCM_LOCK_INIT(PCM_RANK_LEAF);
 static struct rec *free_recs;
 static char *bump, *bump_end;
 static size_t mapped;
@@ -59,8 +59,7 @@ size_t pcm_meta_bytes(void)
 
 void pcm_meta_after_fork_child(uint32_t forker)
 {
-	uint32_t owner = pcm_lock_owner(&lock);
-	if (owner && owner != forker) {
+	if (pcm_lock_vanished(&lock, forker)) {
 		/* Abandon the pool's free list and chunk; start new ones. */
 		free_recs = NULL;
 		bump = bump_end = NULL;

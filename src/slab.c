@@ -2,6 +2,7 @@
 #include "slab.h"
 #include "arena.h"
 #include "buddy.h"
+#include "debug.h"
 #include "fmt.h"
 #include "list.h"
 #include "sizeclass.h"
@@ -18,8 +19,22 @@ static inline size_t empty_keep(unsigned cls)
 
 void pcm_slabs_init(void)
 {
-	for (unsigned c = 0; c < PCM_NR_CLASSES; c++)
+	for (unsigned c = 0; c < PCM_NR_CLASSES; c++) {
 		pcm_list_init(&pcm_classes[c].partial);
+		pcm_lock_init(&pcm_classes[c].lock, PCM_RANK_CLASS);
+	}
+}
+
+static void class_check(unsigned cls, int level, size_t limit);
+
+/* Debug builds: the class's invariants after a slow-path operation, before
+ * its lock is released; the walks look at the first DEBUG_WALK partial
+ * slabs, so that a big heap stays usable (pcm_class_check walks them all). */
+#define DEBUG_WALK 16
+static inline void debug_check(unsigned cls)
+{
+	if (PCM_DEBUG >= 2)
+		class_check(cls, PCM_DEBUG, DEBUG_WALK);
 }
 
 static inline uint8_t gen_flags(const struct pcm_class *c)
@@ -148,10 +163,10 @@ static unsigned take(unsigned cls, void **arr, void **out, unsigned want)
 		c->nr_partial++;
 		c->nr_empty++;
 		c->nr_slabs++;
-		c->slab_allocs++;
 	}
 	c->objs_out += n;
 	c->refills++;
+	debug_check(cls);
 	pcm_unlock(&c->lock);
 	if (out)
 		*out = list;
@@ -190,9 +205,7 @@ static void put(unsigned cls, void **arr, void *list, unsigned n)
 		check_obj(cls, head, obj);
 		if (unlikely((head->flags >> PCM_PGF_GEN_SHIFT) !=
 			     (c->gen & (0xff >> PCM_PGF_GEN_SHIFT)))) {
-			c->abandoned_objs++; /* slab abandoned by fork repair */
-			c->objs_out--;
-			continue;
+			continue; /* slab abandoned by fork repair: obj leaks */
 		}
 		if (unlikely(head->inuse == 0))
 			pcm_fatal("free(): double free of %p (size class %u, %u "
@@ -214,13 +227,13 @@ static void put(unsigned cls, void **arr, void *list, unsigned n)
 				pcm_list_del(head);
 				c->nr_partial--;
 				c->nr_slabs--;
-				c->slab_frees++;
 				head->next = release;
 				release = head;
 			}
 		}
 	}
 	c->drains++;
+	debug_check(cls);
 	pcm_unlock(&c->lock);
 	while (release) {
 		struct pcm_page *next = release->next;
@@ -257,12 +270,90 @@ int pcm_slab_is_free(unsigned cls, void *obj)
 	return found;
 }
 
-void pcm_class_abandon(struct pcm_class *c)
+/* Fork repair: forget the class's slabs (their objects leak; frees into
+ * them are ignored, by generation). */
+static void class_abandon(struct pcm_class *c)
 {
 	c->gen++;
 	pcm_list_init(&c->partial);
-	c->nr_partial = c->nr_empty = c->nr_slabs = 0;
+	c->nr_partial = c->nr_empty = c->nr_slabs = c->objs_out = 0;
 	pcm_lock_reset(&c->lock);
+}
+
+void pcm_slabs_after_fork_child(uint32_t forker)
+{
+	for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
+		if (pcm_lock_vanished(&pcm_classes[c].lock, forker))
+			class_abandon(&pcm_classes[c]);
+}
+
+void pcm_class_totals(unsigned cls, struct pcm_class_totals *t)
+{
+	struct pcm_class *c = &pcm_classes[cls];
+	pcm_lock(&c->lock);
+	t->slabs = c->nr_slabs;
+	t->partial = c->nr_partial;
+	t->objs_out = c->objs_out;
+	t->refills = c->refills;
+	t->drains = c->drains;
+	pcm_unlock(&c->lock);
+}
+
+/* Class lock held.  Level 2: the counters agree; level 3: every partial
+ * slab is a slab of this class and generation, and its free list is
+ * well formed (objects inside it, on boundaries, no cycle) and as long as
+ * its free objects.  At most `limit` slabs are looked at (the list totals
+ * are checked when the walk is not cut). */
+static void class_check(unsigned cls, int level, size_t limit)
+{
+	const struct pcm_class *c = &pcm_classes[cls];
+	const struct pcm_class_info *ci = &pcm_class_info[cls];
+	PCM_VERIFY(c->nr_empty <= c->nr_partial && c->nr_partial <= c->nr_slabs,
+		   "class %u: %zu empty, %zu partial, %zu slabs", cls, c->nr_empty,
+		   c->nr_partial, c->nr_slabs);
+	PCM_VERIFY(c->objs_out <= c->nr_slabs * ci->nobjs,
+		   "class %u: %zu objects out of %zu slabs of %u", cls, c->objs_out,
+		   c->nr_slabs, ci->nobjs);
+	if (level < 3)
+		return;
+	size_t partial = 0, empty = 0;
+	const struct pcm_page *s = &c->partial;
+	const struct pcm_page *h;
+	for (h = s->next; h != s && partial < limit; h = h->next) {
+		PCM_VERIFY(h && h->next && h->next->prev == h,
+			   "class %u: broken partial list at %p", cls, (const void *)h);
+		PCM_VERIFY(++partial <= c->nr_partial, "class %u: more than %zu "
+			   "partial slabs listed", cls, c->nr_partial);
+		PCM_VERIFY(h->kind == PCM_PG_SLAB && h->cls == cls && h->head_off == 0 &&
+			   h->order == ci->order && h->flags == gen_flags(c),
+			   "class %u: partial slab %p has kind %u class %u head_off %u "
+			   "order %u flags %u", cls, (const void *)h, h->kind, h->cls,
+			   h->head_off, h->order, h->flags);
+		PCM_VERIFY(h->inuse < ci->nobjs || !h->freelist,
+			   "class %u: slab %p has %u of %u objects in use", cls,
+			   (const void *)h, h->inuse, ci->nobjs);
+		size_t nfree = 0;
+		for (void *f = h->freelist; f; f = pcm_link_get(f)) {
+			check_obj(cls, h, f);
+			PCM_VERIFY(++nfree <= ci->nobjs, "class %u: slab %p: cycle in "
+				   "its free list", cls, (const void *)h);
+		}
+		PCM_VERIFY(nfree + h->inuse == ci->nobjs, "class %u: slab %p: %zu free "
+			   "+ %u in use != %u objects", cls, (const void *)h, nfree,
+			   h->inuse, ci->nobjs);
+		empty += h->inuse == 0;
+	}
+	PCM_VERIFY(h != s || (partial == c->nr_partial && empty == c->nr_empty),
+		   "class %u: %zu partial (%zu empty) slabs listed, counted %zu (%zu)",
+		   cls, partial, empty, c->nr_partial, c->nr_empty);
+}
+
+void pcm_class_check(unsigned cls, int level)
+{
+	struct pcm_class *c = &pcm_classes[cls];
+	pcm_lock(&c->lock);
+	class_check(cls, level, SIZE_MAX);
+	pcm_unlock(&c->lock);
 }
 
 void pcm_slab_release_empty(void)
@@ -279,7 +370,6 @@ void pcm_slab_release_empty(void)
 				c->nr_partial--;
 				c->nr_empty--;
 				c->nr_slabs--;
-				c->slab_frees++;
 				pg->next = release;
 				release = pg;
 			}

@@ -46,8 +46,22 @@ void pcm_slab_put_array(unsigned cls, void **arr, unsigned n);
 /* Double-free check for obj of class cls: 1 if obj is free in its slab. */
 int pcm_slab_is_free(unsigned cls, void *obj);
 
-/* Fork repair: forget the class's slabs (their objects leak). */
-void pcm_class_abandon(struct pcm_class *c);
+/* A class's counters, read under its lock (statistics). */
+struct pcm_class_totals {
+	size_t slabs, partial, objs_out;
+	uint64_t refills, drains;
+};
+void pcm_class_totals(unsigned cls, struct pcm_class_totals *t);
+
+/* Checks the class's invariants (debug.h: level 2 counters, level 3 its
+ * partial slabs and their free lists); aborts naming the first that
+ * fails.  Takes the class lock. */
+void pcm_class_check(unsigned cls, int level);
+
+/* Fork repair, in the child: a class whose lock a vanished thread held
+ * forgets its slabs (their objects leak; later frees into them are
+ * ignored). */
+void pcm_slabs_after_fork_child(uint32_t forker_tid);
 
 /* Gives every class's kept empty slabs back to the buddy allocator. */
 void pcm_slab_release_empty(void);

@@ -17,20 +17,6 @@
 #include <errno.h>
 #include <string.h>
 
-struct class_snap {
-	size_t slabs, objs_out, partial;
-};
-
-static void snap_class(unsigned cls, struct class_snap *s)
-{
-	struct pcm_class *c = &pcm_classes[cls];
-	pcm_lock(&c->lock);
-	s->slabs = c->nr_slabs;
-	s->objs_out = c->objs_out;
-	s->partial = c->nr_partial;
-	pcm_unlock(&c->lock);
-}
-
 void pcm_stats_collect(struct pcmalloc_stats *st)
 {
 	memset(st, 0, sizeof *st);
@@ -45,8 +31,8 @@ void pcm_stats_collect(struct pcmalloc_stats *st)
 	st->cached_bytes += pc_bytes;
 	size_t small_out_bytes = 0, large_out_bytes = 0, class_runs_bytes = 0;
 	for (unsigned cls = 1; cls < PCM_NR_CLASSES; cls++) {
-		struct class_snap s;
-		snap_class(cls, &s);
+		struct pcm_class_totals s;
+		pcm_class_totals(cls, &s);
 		size_t bytes = s.slabs * ((size_t)pcm_class_info[cls].slab_pages << PCM_PAGE_SHIFT);
 		st->slab_objects += s.objs_out;
 		st->slabs += s.slabs;
@@ -60,21 +46,20 @@ void pcm_stats_collect(struct pcmalloc_stats *st)
 	}
 	size_t purged = 0, dirty = 0, free_pages = 0, arenas = 0;
 	for (int z = 0; z < PCM_NR_ZONES; z++) {
-		struct pcm_zone *zn = &pcm_zones[z];
-		pcm_lock(&zn->lock);
-		free_pages += zn->free_pages + zn->busy_pages;
-		dirty += zn->dirty_pages;
-		purged += zn->purged_pages;
-		st->purge_calls += zn->purge_calls;
-		st->committed += (zn->committed_pages + zn->nr_arenas * PCM_META_PAGES)
+		struct pcm_zone_totals zt;
+		pcm_zone_totals(&pcm_zones[z], &zt);
+		free_pages += zt.free_pages;
+		dirty += zt.dirty_pages;
+		purged += zt.purged_pages;
+		st->purge_calls += zt.purge_calls;
+		st->committed += (zt.committed_pages + zt.arenas * PCM_META_PAGES)
 				 << PCM_PAGE_SHIFT;
-		arenas += zn->nr_arenas;
+		arenas += zt.arenas;
 		if (z == PCM_ZONE_LARGE) /* exact runs, not the classes' */
-			st->large_allocated = (zn->used_pages << PCM_PAGE_SHIFT) -
-					      (class_runs_bytes < (zn->used_pages << PCM_PAGE_SHIFT)
+			st->large_allocated = (zt.used_pages << PCM_PAGE_SHIFT) -
+					      (class_runs_bytes < (zt.used_pages << PCM_PAGE_SHIFT)
 						       ? class_runs_bytes
-						       : zn->used_pages << PCM_PAGE_SHIFT);
-		pcm_unlock(&zn->lock);
+						       : zt.used_pages << PCM_PAGE_SHIFT);
 	}
 	/* Objects out of slabs and not in a cache are live: up to 32 KiB
 	 * "small"; large-class objects count with the exact runs as "large". */
@@ -152,7 +137,9 @@ void pcm_stats_print(int fd)
 		       mib(b2, sizeof b2, pc_large + tc_large));
 	struct pcm_bg_totals bg;
 	pcm_background_totals(&bg);
-	static const char *const bg_names[] = {"not started", "running", "asleep", "off"};
+	static const char *const bg_names[] = {
+		[PCM_BG_NONE] = "not started", [PCM_BG_RUNNING] = "running",
+		[PCM_BG_ASLEEP] = "asleep", [PCM_BG_OFF] = "off"};
 	pcm_out_printf(&o, "background:      %s; %llu rounds, %llu cached objects "
 		       "returned, %llu pages purged, %llu wake-ups\n",
 		       bg_names[bg.state & 3], (unsigned long long)bg.rounds,
@@ -170,31 +157,24 @@ void pcm_stats_print(int fd)
 	pcm_out_printf(&o, "slabinfo:  class   size  order objs/slab  slabs  "
 		       "objs-out  refills  drains\n");
 	for (unsigned cls = 1; cls < PCM_NR_CLASSES && pcm_is_initialised(); cls++) {
-		struct pcm_class *c = &pcm_classes[cls];
-		struct class_snap s;
-		snap_class(cls, &s);
-		if (!s.slabs && !c->refills)
+		struct pcm_class_totals s;
+		pcm_class_totals(cls, &s);
+		if (!s.slabs && !s.refills)
 			continue;
 		const struct pcm_class_info *ci = &pcm_class_info[cls];
 		pcm_out_printf(&o, "           %5u %6u %6u %9u %6zu %9zu %8llu %7llu\n",
 			       cls, ci->size, ci->order, ci->nobjs, s.slabs,
-			       s.objs_out, (unsigned long long)c->refills,
-			       (unsigned long long)c->drains);
+			       s.objs_out, (unsigned long long)s.refills,
+			       (unsigned long long)s.drains);
 	}
 	for (int z = 0; z < PCM_NR_ZONES && pcm_is_initialised(); z++) {
-		struct pcm_zone *zn = &pcm_zones[z];
-		size_t nr[PCM_NR_ORDERS];
-		pcm_lock(&zn->lock);
-		memcpy(nr, zn->nr_free, sizeof nr);
-		size_t used = zn->used_pages;
-		uint64_t calls[PCM_NR_PURGE], pages[PCM_NR_PURGE];
-		memcpy(calls, zn->purge_calls_by, sizeof calls);
-		memcpy(pages, zn->purged_pages_by, sizeof pages);
-		pcm_unlock(&zn->lock);
+		struct pcm_zone_totals zt;
+		pcm_zone_totals(&pcm_zones[z], &zt);
+		const uint64_t *calls = zt.purge_calls_by, *pages = zt.purged_pages_by;
 		pcm_out_printf(&o, "buddyinfo %-5s (used %zu pages; free blocks by order):",
-			       z == PCM_ZONE_SLAB ? "slab" : "large", used);
+			       z == PCM_ZONE_SLAB ? "slab" : "large", zt.used_pages);
 		for (int i = 0; i < PCM_NR_ORDERS; i++)
-			pcm_out_printf(&o, " %zu", nr[i]);
+			pcm_out_printf(&o, " %zu", zt.nr_free[i]);
 		pcm_out_printf(&o, "\n  purged (madvise calls/pages): budget %llu/%llu, "
 			       "decay %llu/%llu, trim %llu/%llu, background %llu/%llu\n",
 			       (unsigned long long)calls[PCM_PURGE_BUDGET],
@@ -244,9 +224,12 @@ struct mallinfo2 pcm_mallinfo2_impl(void)
 	size_t sys = st.resident - st.huge_allocated;
 	size_t inuse = st.small_allocated + st.large_allocated;
 	size_t nfree = 0;
-	for (int z = 0; z < PCM_NR_ZONES && pcm_is_initialised(); z++)
+	for (int z = 0; z < PCM_NR_ZONES && pcm_is_initialised(); z++) {
+		struct pcm_zone_totals zt;
+		pcm_zone_totals(&pcm_zones[z], &zt);
 		for (int o = 0; o < PCM_NR_ORDERS; o++)
-			nfree += __atomic_load_n(&pcm_zones[z].nr_free[o], __ATOMIC_RELAXED);
+			nfree += zt.nr_free[o];
+	}
 	mi.arena = sys;
 	mi.ordblks = nfree;
 	mi.smblks = st.cached_objects;
@@ -278,8 +261,8 @@ int pcm_malloc_info_impl(int options, FILE *fp)
 	pcm_out_printf(&o, "<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n");
 	size_t free_objs = 0, free_bytes = 0;
 	for (unsigned cls = 1; cls < PCM_NR_CLASSES && pcm_is_initialised(); cls++) {
-		struct class_snap s;
-		snap_class(cls, &s);
+		struct pcm_class_totals s;
+		pcm_class_totals(cls, &s);
 		const struct pcm_class_info *ci = &pcm_class_info[cls];
 		size_t cap = s.slabs * ci->nobjs;
 		size_t nfree = cap > s.objs_out ? cap - s.objs_out : 0;

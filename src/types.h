@@ -14,8 +14,7 @@
  *   (the caches in front of the slabs: cache.h, percpu.h, tcache.h)
  *   pcm_huge    header of a direct mapping, found through a radix registry
  *
- * Lock order (outer first): class lock -> zone lock -> meta lock.  The huge
- * lock and the thread-registry lock nest with nothing.
+ * The locks and their order: lock.h.
  */
 #ifndef PCM_TYPES_H
 #define PCM_TYPES_H
@@ -27,7 +26,7 @@
 #include "lock.h"
 
 /* pcm_page.kind */
-enum {
+enum pcm_page_kind {
 	PCM_PG_NONE = 0, /* inside a free block, or never described */
 	PCM_PG_FREE,     /* first page of a free buddy block */
 	PCM_PG_SLAB,     /* a page of a slab */
@@ -61,7 +60,7 @@ struct pcm_page {
 
 _Static_assert(sizeof(struct pcm_page) == 32, "page descriptor size");
 
-enum { PCM_ZONE_SLAB = 0, PCM_ZONE_LARGE = 1, PCM_NR_ZONES = 2 };
+enum pcm_zone_id { PCM_ZONE_SLAB = 0, PCM_ZONE_LARGE = 1, PCM_NR_ZONES = 2 };
 
 /* Why memory was purged (statistics). */
 enum pcm_purge_reason {
@@ -79,7 +78,6 @@ struct pcm_arena {
 	/* Header, in the page after the descriptors. */
 	uint64_t magic;
 	struct pcm_arena *next; /* zone's arena list */
-	uint32_t id;
 	uint8_t zone;
 	uint8_t from_brk;
 	uint8_t gen; /* zone generation at creation (fork repair) */
@@ -145,16 +143,13 @@ struct pcm_class {
 	size_t nr_slabs;
 	size_t nr_empty;           /* empty slabs kept on the partial list */
 	size_t objs_out;           /* objects taken out of slabs */
-	uint64_t refills, drains, slab_allocs, slab_frees;
-	uint64_t abandoned_objs;   /* freed into abandoned slabs (fork repair) */
+	uint64_t refills, drains;
 } __attribute__((aligned(PCM_CACHE_LINE)));
 
 struct pcm_huge {
 	void *ptr;       /* what the user got */
 	size_t size;     /* mapping length, page multiple */
 	size_t align;    /* alignment the mapping keeps on remap */
-	size_t request;  /* bytes asked for */
-	struct pcm_huge *next_free; /* meta pool free list */
 };
 
 #endif
