@@ -161,6 +161,7 @@ test: test-bins $(BUILD)/pcmalloc
 		EXTRA_CFLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined" \
 		test-bins
 	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang lib
+	@$(MAKE) --no-print-directory debug
 	@BUILD=$(BUILD) bash tests/run.sh
 
 # The GNU name of the same.
@@ -175,8 +176,14 @@ demo: lib
 	@bash tests/demo.sh
 
 # ---- variants ----
+# The debug build (src/debug.h): PCM_DEBUG=3, every assertion and the
+# invariant walks after each slow-path operation; its library and the unit
+# and API tests built against it, in build-debug/ (make test runs them).
+DEBUG_LEVEL ?= 3
 debug:
-	$(MAKE) BUILD=build-debug OPT="-O0" EXTRA_CFLAGS="-DPCM_DEBUG=1" lib
+	@$(MAKE) --no-print-directory BUILD=build-debug OPT="-O1" \
+		EXTRA_CFLAGS="-DPCM_DEBUG=$(DEBUG_LEVEL)" lib $(UNIT_BINS:$(BUILD)/%=build-debug/%) \
+		$(API_STATIC:$(BUILD)/%=build-debug/%)
 ubsan:
 	$(MAKE) BUILD=build-ubsan OPT=-O1 \
 		EXTRA_CFLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined" test-bins
@@ -241,7 +248,7 @@ help:
 	@echo "make test        build and run every test suite (what CI runs); also: make check"
 	@echo "make valgrind    the unit and API tests under valgrind memcheck"
 	@echo "make ubsan       build the tests with UBSan (build-ubsan/)"
-	@echo "make debug       a -O0 build in build-debug/"
+	@echo "make debug       the debug build (PCM_DEBUG=3) and its tests in build-debug/"
 	@echo "make fastpath    count the malloc/free fast-path instructions against the budget"
 	@echo "make install     library (libpcmalloc.so.1), header, pkg-config file, the pcmalloc"
 	@echo "                 wrapper, man pages; PREFIX=/usr/local LIBDIR BINDIR MANDIR DESTDIR"

@@ -4,11 +4,11 @@
 #
 #   BUILD       build directory (default build)
 #   PCM_SUITES  which suites: unit api modes link fastpath blackbox valgrind
-#               ubsan (default all)
+#               ubsan debug (default all)
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-SUITES=${PCM_SUITES:-"unit api modes link fastpath blackbox valgrind ubsan"}
+SUITES=${PCM_SUITES:-"unit api modes link fastpath blackbox valgrind ubsan debug"}
 LIB=$PWD/$BUILD/libpcmalloc.so
 LOGS=$BUILD/test-logs
 mkdir -p "$LOGS"
@@ -34,7 +34,7 @@ run() {
 	fi
 }
 
-has_marker() { head -n 3 "$1" | grep -q "pcm-test: $2"; }
+has_marker() { head -n 3 "$1" | grep -qE "pcm-test:( [a-z-]+)* $2( |$)"; }
 want() { [[ " $SUITES " == *" $1 "* ]]; }
 
 export PCM_REQUIRE_ACTIVE=1
@@ -124,21 +124,39 @@ if want valgrind; then
 	done
 fi
 
-if want ubsan; then
-	UB=build-ubsan
-	if [ -d "$UB/tests" ]; then
-		export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-		for t in "$UB"/tests/unit/test_*; do
-			run "ubsan/unit/$(basename "$t")" 300 "$t"
-		done
-		for src in tests/api/*.c; do
-			has_marker "$src" no-sanitizer && continue
-			n=$(basename "$src" .c)
-			run "ubsan/api/$n" 300 env PCM_TEST_QUICK=1 "$UB/tests/api/$n.static"
-		done
-	else
-		run "ubsan/built" 1 false
+# variant SUITE DIR MARKER: the unit tests of another build in DIR, and its
+# API tests (linked) in quick mode, but for those marked MARKER.
+variant() {
+	local suite=$1 dir=$2 marker=$3
+	if [ ! -d "$dir/tests" ]; then
+		run "$suite/built" 1 false
+		return
 	fi
+	for t in "$dir"/tests/unit/test_*; do
+		run "$suite/unit/$(basename "$t")" 300 "$t"
+	done
+	for src in tests/api/*.c; do
+		has_marker "$src" "$marker" && continue
+		n=$(basename "$src" .c)
+		run "$suite/api/$n" 300 env PCM_TEST_QUICK=1 "$dir/tests/api/$n.static"
+	done
+}
+
+if want ubsan; then
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 variant ubsan build-ubsan no-sanitizer
+fi
+
+# The debug build (make debug, PCM_DEBUG=3): the unit tests, and the API
+# tests linked with it in quick mode (the invariant walks after every slow
+# path make it several times slower), but for those marked no-debug (RSS
+# watched over seconds: the walks, not the allocator, would set the pace);
+# the threaded stress and fork tests also at full size.
+if want debug; then
+	variant debug build-debug no-debug
+	# Threads and fork repair at full size: lock order, fork repair.
+	for n in mt_stress fork_threads; do
+		run "debug/api/$n (full)" 300 "build-debug/tests/api/$n.static"
+	done
 fi
 
 echo

@@ -1,4 +1,4 @@
-/* pcm-test: no-valgrind */
+/* pcm-test: no-valgrind no-debug */
 /* idle_return: memory held by caches and free pages leaves while the
  * program idles, with no further call into the allocator (issue 12).
  *

@@ -1,4 +1,4 @@
-/* pcm-test: no-valgrind */
+/* pcm-test: no-valgrind no-debug */
 /* rss_return: memory goes back to the system.
  * Allocates ~1 GiB in 1 KiB objects (writing every byte), frees them all
  * (in a scattered order), then watches RSS for up to ~1 second (sleeping in

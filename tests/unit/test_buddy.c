@@ -1,11 +1,11 @@
 /*
  * Buddy allocator against a model, on the fake memory source: random
- * sequences of block and run allocations and frees; after each step every
- * free list is checked (kinds, orders, alignment, full coalescing, counters)
- * and every page of every arena is accounted for exactly once: metadata, a
- * free block, or one live allocation (whose pages carry a tag checked at
- * free), and the dirty map holds exactly the free pages that were used and
- * not purged since.  Then: a miss never purges (free blocks coalesce
+ * sequences of block and run allocations and frees; after each step the
+ * allocator's own invariant walk runs (pcm_zone_check: free lists, kinds,
+ * orders, alignment, full coalescing, counters, the dirty map holding only
+ * free pages), and every page of every arena is accounted for exactly once:
+ * metadata, a free block, or one live allocation (whose pages carry a tag
+ * checked at free).  Then: a miss never purges (free blocks coalesce
  * whatever their state), growing a run in place, purging (budget, decay,
  * whole blocks before pieces), THP hints and running out of memory.
  */
@@ -58,17 +58,18 @@ static int arena_slot(struct pcm_arena *a, struct pcm_arena **list, int *n)
 	return (*n)++;
 }
 
+/* The allocator's own walk (pcm_zone_check: counters, free lists, dirty
+ * map), then the model's: every page of every arena accounted for exactly
+ * once, as metadata, past the frontier, free, or one live allocation. */
 static void check_zone(int zi)
 {
 	struct pcm_zone *z = &pcm_zones[zi];
 	struct pcm_arena *arenas[16];
 	int na = 0;
-	size_t free_pages = 0, dirty = 0;
+	pcm_zone_check(z, 3);
 	for (struct pcm_arena *a = z->arenas; a; a = a->next)
 		arena_slot(a, arenas, &na);
-	CHECK((size_t)na == z->nr_arenas);
 	memset(owner, 0, sizeof owner);
-	size_t committed = 0;
 	for (int i = 0; i < na; i++) {
 		for (size_t p = 0; p < PCM_META_PAGES; p++) {
 			owner[i][p] = 1;
@@ -78,37 +79,19 @@ static void check_zone(int zi)
 		for (size_t p = arenas[i]->frontier; p < PCM_ARENA_PAGES; p++)
 			owner[i][p] = 4;
 		CHECK(arenas[i]->frontier % 512 == 0 || arenas[i]->frontier == PCM_META_PAGES);
-		committed += arenas[i]->frontier - PCM_META_PAGES;
 	}
-	CHECKF(committed == z->committed_pages, "committed %zu, counted %zu", committed,
-	       z->committed_pages);
 	for (unsigned o = 0; o <= PCM_MAX_ORDER; o++) {
-		size_t count = 0;
-		{
 		struct pcm_page *s = &z->free_area[o];
 		for (struct pcm_page *pg = s->next; pg != s; pg = pg->next) {
-			count++;
-			REQUIRE(pg->next->prev == pg);
-			CHECK(pg->kind == PCM_PG_FREE && pg->order == o);
 			size_t idx = pcm_page_index(pg);
-			CHECKF(idx % (1ul << o) == 0, "misaligned free block %zu order %u", idx, o);
 			int ai = arena_slot(pcm_arena_of_page(pg), arenas, &na);
 			REQUIRE(ai < 16);
 			for (size_t p = idx; p < idx + (1ul << o); p++) {
 				CHECKF(owner[ai][p] == 0, "page %zu in two places", p);
 				owner[ai][p] = 2;
 			}
-			if (o < PCM_MAX_ORDER) {
-				struct pcm_page *b = &pcm_arena_of_page(pg)->pages[idx ^ (1ul << o)];
-				CHECKF(!(b->kind == PCM_PG_FREE && b->order == o),
-				       "free buddies not coalesced at %zu order %u", idx, o);
-			}
-			free_pages += 1ul << o;
 		}
-		}
-		CHECK(count == z->nr_free[o]);
 	}
-	CHECK(free_pages == z->free_pages);
 	size_t used = 0;
 	for (size_t i = 0; i < nlive; i++) {
 		if (pcm_arena_of_page(live[i].head)->zone != zi)
@@ -123,19 +106,11 @@ static void check_zone(int zi)
 	}
 	CHECK(used == z->used_pages);
 	for (int i = 0; i < na; i++)
-		for (size_t p = 0; p < PCM_ARENA_PAGES; p++) {
+		for (size_t p = 0; p < PCM_ARENA_PAGES; p++)
 			if (!owner[i][p]) {
 				CHECKF(0, "page %zu of arena %d unaccounted", p, i);
 				return;
 			}
-			int bit = (int)(arenas[i]->dirty_map[p >> 6] >> (p & 63) & 1);
-			if (bit && owner[i][p] != 2) {
-				CHECKF(0, "page %zu of arena %d dirty but not free", p, i);
-				return;
-			}
-			dirty += (size_t)bit;
-		}
-	CHECKF(dirty == z->dirty_pages, "dirty map %zu, counted %zu", dirty, z->dirty_pages);
 }
 
 static void free_live(size_t i)

@@ -15,35 +15,11 @@
 #include "slab.h"
 #include "unit.h"
 
-/* Walks the class's partial slabs: free objects valid and distinct. */
+/* The allocator's walk of the class's partial slabs: free objects valid
+ * and distinct, free + in use = capacity, the counters. */
 static void check_class(unsigned cls)
 {
-	struct pcm_class *c = &pcm_classes[cls];
-	const struct pcm_class_info *ci = &pcm_class_info[cls];
-	size_t partial = 0, empty = 0;
-	for (struct pcm_page *h = c->partial.next; h != &c->partial; h = h->next) {
-		partial++;
-		CHECK(h->kind == PCM_PG_SLAB && h->cls == cls && h->head_off == 0);
-		char *base = pcm_page_addr(h);
-		size_t nfree = 0;
-		unsigned char *seen = calloc(ci->nobjs, 1);
-		for (void *f = h->freelist; f; f = pcm_link_get(f)) {
-			size_t off = (size_t)((char *)f - base);
-			REQUIRE((char *)f >= base && off < (size_t)ci->nobjs * ci->size);
-			CHECK(off % ci->size == 0);
-			CHECKF(!seen[off / ci->size], "object listed twice");
-			seen[off / ci->size] = 1;
-			if (++nfree > ci->nobjs)
-				break;
-		}
-		free(seen);
-		CHECKF(nfree + h->inuse == ci->nobjs, "free %zu + inuse %u != %u",
-		       nfree, h->inuse, ci->nobjs);
-		if (h->inuse == 0)
-			empty++;
-	}
-	CHECK(partial == c->nr_partial);
-	CHECK(empty == c->nr_empty);
+	pcm_class_check(cls, 3);
 }
 
 #define N 5000
