@@ -51,10 +51,11 @@ struct pcm_arena *pcm_arena_create(int zone)
 
 	if (pcm_conf.thp == PCM_THP_ALWAYS)
 		pcm_os_hugepage(a, PCM_ARENA_SIZE, 1);
-	else if (pcm_conf.thp == PCM_THP_NEVER || pcm_conf.sys_thp == PCM_THP_ALWAYS)
+	else
 		/* Sparse memory must not be backed by huge pages, even when the
 		 * kernel would give them everywhere: slab regions get them back
-		 * one by one as they fill (slab_thp_hint). */
+		 * one by one as they fill (slab_thp_hint).  Whatever the
+		 * kernel's mode (one call, where asking it would take three). */
 		pcm_os_hugepage(a, PCM_ARENA_SIZE, 0);
 
 	__atomic_fetch_add(&pcm_arena_mapped_bytes, PCM_ARENA_SIZE, __ATOMIC_RELAXED);

@@ -404,8 +404,9 @@ static void take_back(struct pcm_zone *z, struct pcm_arena *a, size_t idx, size_
 static void slab_thp_hint(struct pcm_zone *z, struct pcm_page *pg,
 			  unsigned order)
 {
-	if (pcm_conf.thp != PCM_THP_MADVISE || pcm_conf.sys_thp == PCM_THP_NEVER ||
-	    z->used_pages < (PCM_HUGEPAGE_SIZE >> PCM_PAGE_SHIFT))
+	if (pcm_conf.thp != PCM_THP_MADVISE ||
+	    z->used_pages < (PCM_HUGEPAGE_SIZE >> PCM_PAGE_SHIFT) ||
+	    pcm_conf_sys_thp() == PCM_THP_NEVER)
 		return;
 	struct pcm_arena *a = pcm_arena_of_page(pg);
 	size_t first = (pcm_page_index(pg) << PCM_PAGE_SHIFT) >> PCM_HUGEPAGE_SHIFT;

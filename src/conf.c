@@ -9,6 +9,7 @@
 
 struct pcm_conf pcm_conf = {
 	.thp = PCM_THP_MADVISE,
+	.sys_thp = -1, /* not asked yet: pcm_conf_sys_thp() */
 	.brk = 1,
 	.percpu = 1,
 	.tcache = 1,
@@ -149,10 +150,19 @@ void pcm_conf_parse(const char *text)
 	}
 }
 
+int pcm_conf_sys_thp(void)
+{
+	int m = __atomic_load_n(&pcm_conf.sys_thp, __ATOMIC_RELAXED);
+	if (m < 0) { /* racing callers read the same file */
+		m = pcm_os_thp_mode();
+		__atomic_store_n(&pcm_conf.sys_thp, m, __ATOMIC_RELAXED);
+	}
+	return m;
+}
+
 void pcm_conf_init(void)
 {
 	char buf[512];
-	pcm_conf.sys_thp = pcm_os_thp_mode();
 	if (pcm_os_getenv("PCMALLOC_CONF", buf, sizeof buf))
 		pcm_conf_parse(buf);
 	if (pcm_conf.prof) /* every call must reach the sampler (prof.h) */

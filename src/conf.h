@@ -32,7 +32,7 @@ struct pcm_conf {
 	int stats;
 	int verbose;
 	int thp;     /* our policy (enum pcm_thp_mode) */
-	int sys_thp; /* the kernel's mode (enum pcm_thp_mode) */
+	int sys_thp; /* the kernel's mode (enum pcm_thp_mode), -1 until asked */
 	int brk;
 	int percpu;
 	int tcache;
@@ -49,8 +49,11 @@ extern struct pcm_conf pcm_conf;
 
 /* Parses `text` into pcm_conf (defaults first); reports problems. */
 void pcm_conf_parse(const char *text);
-/* Reads PCMALLOC_CONF and the kernel's THP mode. */
+/* Reads PCMALLOC_CONF. */
 void pcm_conf_init(void);
+/* The kernel's THP mode, read from sysfs the first time it matters (a
+ * program too small for huge pages never asks). */
+int pcm_conf_sys_thp(void);
 
 PCM_END_DECLS
 

@@ -93,7 +93,7 @@ static void hint(void *p, size_t size)
 {
 	if (pcm_conf.thp == PCM_THP_NEVER)
 		pcm_os_hugepage(p, size, 0);
-	else if (size >= PCM_HUGEPAGE_SIZE && pcm_conf.sys_thp == PCM_THP_MADVISE)
+	else if (size >= PCM_HUGEPAGE_SIZE && pcm_conf_sys_thp() == PCM_THP_MADVISE)
 		pcm_os_hugepage(p, size, 1);
 }
 

@@ -58,7 +58,7 @@ PCM_NOINLINE void pcm_init_slow(void)
 			pcm_percpu_off_reason() && pcm_conf.tcache ? ": per-CPU off, " : "",
 			pcm_percpu_off_reason() && pcm_conf.tcache ? pcm_percpu_off_reason() : "",
 			pcm_conf.thp == 0 ? "never" : pcm_conf.thp == 1 ? "madvise" : "always",
-			pcm_conf.sys_thp == 0 ? "never" : pcm_conf.sys_thp == 1 ? "madvise" : "always",
+			pcm_conf_sys_thp() == 0 ? "never" : pcm_conf_sys_thp() == 1 ? "madvise" : "always",
 			pcm_conf.brk ? "on" : "off");
 	errno = saved;
 }

@@ -107,9 +107,7 @@ int pcm_os_commit(void *addr, size_t size)
 
 int pcm_os_decommit(void *addr, size_t size)
 {
-	/* Inaccessible again, and its commit charge given back; the pages
-	 * go too (they would be zero when committed again). */
-	madvise(addr, size, MADV_DONTNEED);
+	/* No pages to discard: they were never touched. */
 	return mprotect(addr, size, PROT_NONE);
 }
 

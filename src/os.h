@@ -24,7 +24,8 @@ void *pcm_os_reserve_aligned(size_t size, size_t align);
 /* Makes reserved pages read-write (committed): 0 on success; fails when
  * the commit limit (overcommit 2) or RLIMIT_DATA says no. */
 int pcm_os_commit(void *addr, size_t size);
-/* Makes pages inaccessible and uncommitted again: 0 on success. */
+/* Makes fresh pages (never touched: new from brk) inaccessible, as reserved
+ * ones: 0 on success. */
 int pcm_os_decommit(void *addr, size_t size);
 void pcm_os_unmap(void *addr, size_t size);
 
@@ -50,7 +51,8 @@ void pcm_os_hugepage(void *addr, size_t size, int on);
  * silently nothing where the kernel lacks it. */
 void pcm_os_collapse(void *addr, size_t size);
 
-/* System THP mode: 0 never, 1 madvise, 2 always (from sysfs). */
+/* System THP mode: 0 never, 1 madvise, 2 always (from sysfs: three system
+ * calls, so callers ask only when it matters, see pcm_conf_sys_thp). */
 int pcm_os_thp_mode(void);
 
 /* Futex wait while *word == val; wake one waiter. */

@@ -152,7 +152,7 @@ void pcm_stats_print(int fd)
 	pcm_out_printf(&o, "THP policy:      %s (kernel %s); %zu regions of 2 MiB hinted "
 		       "for huge pages, %zu of them waiting to collapse\n",
 		       pcm_conf.thp == 0 ? "never" : pcm_conf.thp == 1 ? "madvise" : "always",
-		       pcm_conf.sys_thp == 0 ? "never" : pcm_conf.sys_thp == 1 ? "madvise" : "always",
+		       pcm_conf_sys_thp() == 0 ? "never" : pcm_conf_sys_thp() == 1 ? "madvise" : "always",
 		       hinted, split);
 	pcm_out_printf(&o, "slabinfo:  class   size  order objs/slab  slabs  "
 		       "objs-out  refills  drains\n");
