@@ -115,6 +115,8 @@ static void regions_add(struct pcm_arena *a, size_t idx, size_t n, int sign)
 static void free_insert(struct pcm_zone *z, struct pcm_page *pg, unsigned order)
 {
 	size_t n = 1ul << order;
+	PCM_ASSERTF(1, order <= PCM_MAX_ORDER && !(pcm_page_index(pg) & (n - 1)),
+		    "free block at page %zu, order %u", pcm_page_index(pg), order);
 	pg->kind = PCM_PG_FREE;
 	pg->order = (uint8_t)order;
 	pg->flags = 0;
@@ -129,6 +131,9 @@ static void free_insert(struct pcm_zone *z, struct pcm_page *pg, unsigned order)
 static void free_remove(struct pcm_zone *z, struct pcm_page *pg)
 {
 	size_t n = 1ul << pg->order;
+	PCM_ASSERTF(1, pg->kind == PCM_PG_FREE && z->nr_free[pg->order] && z->free_pages >= n,
+		    "taking block %p (kind %u, order %u) off a free list", (void *)pg,
+		    pg->kind, pg->order);
 	pcm_list_del(pg);
 	z->nr_free[pg->order]--;
 	z->free_pages -= n;
@@ -380,6 +385,8 @@ static int hand_out(struct pcm_zone *z, struct pcm_page *head, size_t n)
 {
 	struct pcm_arena *a = pcm_arena_of_page(head);
 	size_t idx = pcm_page_index(head), d = dirty_count(a, idx, n);
+	PCM_ASSERTF(1, idx >= PCM_META_PAGES && idx + n <= a->frontier,
+		    "handing out pages [%zu, %zu) of arena %p", idx, idx + n, (void *)a);
 	if (d) {
 		dirty_clear(a, idx, n);
 		z->dirty_pages -= d;
@@ -393,6 +400,9 @@ static int hand_out(struct pcm_zone *z, struct pcm_page *head, size_t n)
 static void take_back(struct pcm_zone *z, struct pcm_arena *a, size_t idx, size_t n)
 {
 	size_t d = dirty_count(a, idx, n); /* 0 unless a run's tail was free */
+	PCM_ASSERTF(1, z->used_pages >= n && idx >= PCM_META_PAGES && idx + n <= a->frontier,
+		    "taking back pages [%zu, %zu) of arena %p, %zu in use", idx, idx + n,
+		    (void *)a, z->used_pages);
 	dirty_set(a, idx, n);
 	z->dirty_pages += n - d;
 	z->used_pages -= n;

@@ -120,6 +120,7 @@ static void slab_release(struct pcm_page *head)
  * encoded list in *list. */
 static unsigned take(unsigned cls, void **arr, void **out, unsigned want)
 {
+	PCM_ASSERTF(1, cls && cls < PCM_NR_CLASSES && want, "class %u, %u objects", cls, want);
 	struct pcm_class *c = &pcm_classes[cls];
 	void *list = NULL;
 	unsigned n = 0;
@@ -186,6 +187,7 @@ unsigned pcm_slab_take_array(unsigned cls, void **arr, unsigned want)
 /* Returns n objects: from arr[] when arr is set, else the encoded list. */
 static void put(unsigned cls, void **arr, void *list, unsigned n)
 {
+	PCM_ASSERTF(1, cls && cls < PCM_NR_CLASSES, "class %u", cls);
 	struct pcm_class *c = &pcm_classes[cls];
 	struct pcm_page *release = NULL; /* slabs to give back, via ->next */
 	pcm_lock(&c->lock);
