@@ -20,6 +20,7 @@ PCM_COLD static void self_deadlock(const pcm_lock_t *l)
 
 static const char *const rank_names[PCM_NR_RANKS] = {
 	"unranked", "drain", "transfer-cache", "class", "zone", "arena", "leaf",
+	"profiler",
 };
 
 /* Debug builds: a lock taken while one of the same or a higher rank is held

@@ -22,6 +22,8 @@
  *   6. registry   tcache.c   the thread-cache registry     } leaves: nothing
  *   6. huge       huge.c     the huge registry, counters   } is taken while
  *   6. meta       meta.c     the metadata record pool      } they are held
+ *   7. prof       prof.c     the heap profiler's tables: innermost, as its
+ *                            signal handler may interrupt any of the above
  *
  * In practice the class lock is released before the zone is called (slabs
  * are made and released outside it), and the transfer-cache lock before the
@@ -52,6 +54,7 @@ enum pcm_lock_rank {
 	PCM_RANK_ZONE,
 	PCM_RANK_ARENA,
 	PCM_RANK_LEAF, /* tcache registry, huge registry, meta pool */
+	PCM_RANK_PROF,
 	PCM_NR_RANKS
 };
 
@@ -169,6 +172,14 @@ static inline int pcm_lock_vanished(const pcm_lock_t *l, uint32_t forker)
 {
 	uint32_t owner = pcm_lock_owner(l);
 	return owner && owner != forker;
+}
+
+/* Fork repair: 1 when l is held by the forking thread itself (fork from a
+ * signal handler that interrupted pcmalloc): the interrupted code finishes
+ * the update and releases l. */
+static inline int pcm_lock_forker_holds(const pcm_lock_t *l, uint32_t forker)
+{
+	return pcm_lock_owner(l) && !pcm_lock_vanished(l, forker);
 }
 
 static inline void pcm_lock_reset(pcm_lock_t *l)

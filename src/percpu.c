@@ -49,12 +49,18 @@ _Static_assert(HDR_BYTES <= STATE_OFF && STATE_OFF + 8 <= FIRST_SLOT * 8,
  * another without touching slab free lists. */
 struct xfer {
 	pcm_lock_t lock;
-	uint32_t n, max;
+	uint32_t n; /* at most xfer_max(class) */
 	void *objs[4 * MAX_BATCH];
 } __attribute__((aligned(PCM_CACHE_LINE)));
 static struct xfer xfer[PCM_NR_CLASSES];
 
-static pcm_lock_t drain_lock;
+/* A transfer cache holds up to four batches. */
+static inline unsigned xfer_max(unsigned cls)
+{
+	return 4u * batch_of[cls];
+}
+
+static pcm_lock_t drain_lock = PCM_LOCK_INIT(PCM_RANK_DRAIN);
 
 static inline char *region(unsigned cid)
 {
@@ -71,6 +77,9 @@ static inline uint64_t hdr_empty(unsigned cls)
 	uint64_t b = begin_of[cls];
 	return b | ((b + cap_of[cls]) << 16) | (b << 32);
 }
+
+/* A region's set-up state (ensure_region). */
+enum region_state { REGION_UNSET = 0, REGION_SETTING_UP, REGION_READY };
 
 static inline uint32_t *state(char *r)
 {
@@ -114,7 +123,11 @@ int pcm_percpu_init_process(void)
 		begin_of[c] = (uint16_t)slot;
 		slot += cap_of[c];
 		bound_bytes += (size_t)cap_of[c] * pcm_class_info[c].size;
-		xfer[c].max = 4u * batch_of[c];
+		/* xfer[c] is not written here (but for its lock's rank, which
+		 * only debug builds check): its 2 KiB a class stay untouched,
+		 * no page faults, until the class is used. */
+		if (PCM_DEBUG >= 1)
+			pcm_lock_init(&xfer[c].lock, PCM_RANK_XFER);
 	}
 	if (slot > REGION_SLOTS) {
 		off_reason = "per-CPU region too small (build error)";
@@ -125,7 +138,9 @@ int pcm_percpu_init_process(void)
 	pcm_cid_off = fs >= 28 ? 24 : 4;
 	/* The regions, after the null region (percpu.h). */
 	size_t len = (size_t)(nr_regions + 1) << PCM_PERCPU_SHIFT;
-	char *map = pcm_os_map_aligned(len, 1ul << PCM_PERCPU_SHIFT);
+	/* Page-aligned is enough (the sequences add the slot's offset to the
+	 * base): one mmap, where 64 KiB alignment took three calls. */
+	char *map = pcm_os_map_aligned(len, PCM_PAGE_SIZE);
 	if (!map) {
 		off_reason = "no memory for per-CPU regions";
 		return 0;
@@ -180,13 +195,13 @@ static void ensure_region(struct pcm_rseq *rs)
 	if (cid >= nr_regions)
 		return;
 	char *r = region(cid);
-	uint32_t *st = state(r), zero = 0;
-	if (__atomic_load_n(st, __ATOMIC_ACQUIRE) == 2)
+	uint32_t *st = state(r), zero = REGION_UNSET;
+	if (__atomic_load_n(st, __ATOMIC_ACQUIRE) == REGION_READY)
 		return;
 	/* Under the drain lock, so that a drain sees a region either not set
 	 * up (and leaves it) or set up before it stops it. */
 	pcm_lock(&drain_lock);
-	if (!__atomic_compare_exchange_n(st, &zero, 1, 0, __ATOMIC_ACQUIRE,
+	if (!__atomic_compare_exchange_n(st, &zero, REGION_SETTING_UP, 0, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED)) {
 		pcm_unlock(&drain_lock);
 		return; /* set up already */
@@ -206,7 +221,7 @@ static void ensure_region(struct pcm_rseq *rs)
 	} else {
 		parked = 1; /* stays stopped; the next drain enables it */
 	}
-	__atomic_store_n(st, 2, __ATOMIC_RELEASE);
+	__atomic_store_n(st, REGION_READY, __ATOMIC_RELEASE);
 	pcm_unlock(&drain_lock);
 }
 
@@ -315,7 +330,7 @@ static void release(unsigned cls, void **objs, unsigned n)
 {
 	struct xfer *x = &xfer[cls];
 	pcm_lock(&x->lock);
-	while (n && x->n < x->max)
+	while (n && x->n < xfer_max(cls))
 		x->objs[x->n++] = objs[--n];
 	pcm_unlock(&x->lock);
 	if (n)
@@ -371,7 +386,7 @@ int pcm_percpu_holds(unsigned cls, const void *p)
 	 * the caller still thinks it is live. */
 	for (unsigned cid = 0; cid < nr_regions; cid++) {
 		char *r = region(cid);
-		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != 2)
+		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != REGION_READY)
 			continue;
 		unsigned cur = __atomic_load_n(hdr(r, cls), __ATOMIC_RELAXED) & 0xffff;
 		void **slots = (void **)r;
@@ -463,7 +478,7 @@ int pcm_percpu_holds(unsigned cls, const void *p)
 /* Loops over every header (region r, class c) of every set-up region. */
 #define FOR_EACH_HEADER(r, c)                                                  \
 	for (unsigned cid_ = 0; cid_ < nr_regions; cid_++)                     \
-		if (__atomic_load_n(state(r = region(cid_)), __ATOMIC_ACQUIRE) == 2) \
+		if (__atomic_load_n(state(r = region(cid_)), __ATOMIC_ACQUIRE) == REGION_READY) \
 			for (c = 1; c < PCM_NR_CLASSES; c++)
 
 static inline int stopped(uint64_t h)
@@ -590,7 +605,7 @@ void pcm_percpu_totals(size_t *objs, size_t *bytes, size_t *large_bytes,
 	size_t o = 0, b = 0, lb = 0, nr = 0;
 	for (unsigned cid = 0; pcm_percpu_base && cid < nr_regions; cid++) {
 		char *r = region(cid);
-		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != 2)
+		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != REGION_READY)
 			continue;
 		nr++;
 		for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
@@ -624,33 +639,32 @@ void pcm_percpu_after_fork_child(uint32_t forker)
 	if (!pcm_percpu_base)
 		return;
 	membarrier_ok = pcm_os_membarrier_register() == 0;
-	uint32_t drainer = pcm_lock_owner(&drain_lock);
+	int forker_drains = pcm_lock_forker_holds(&drain_lock, forker);
 	/* A region being set up by a thread that is gone: finish it.  (Set up
 	 * by the forking thread itself, from a signal handler: it finishes.) */
-	for (unsigned cid = 0; drainer != forker && cid < nr_regions; cid++) {
+	for (unsigned cid = 0; !forker_drains && cid < nr_regions; cid++) {
 		char *r = region(cid);
-		if (*state(r) != 1)
+		if (*state(r) != REGION_SETTING_UP)
 			continue;
 		for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
 			if (!*hdr(r, c))
 				*hdr(r, c) = hdr_empty(c);
-		*state(r) = 2;
+		*state(r) = REGION_READY;
 	}
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
-		uint32_t owner = pcm_lock_owner(&xfer[c].lock);
-		if (owner && owner != forker) {
+		if (pcm_lock_vanished(&xfer[c].lock, forker)) {
 			xfer[c].n = 0; /* abandoned: its objects leak */
 			pcm_lock_reset(&xfer[c].lock);
 		}
 	}
-	if (drainer && drainer == forker)
+	if (forker_drains)
 		return; /* fork in a signal handler inside a drain: it finishes */
 	/* No drain runs in the child, and no other thread: stopped headers
 	 * (a drain of a thread that is gone, or parked after a failed fence)
 	 * are reset to empty; objects not yet given back leak. */
 	for (unsigned cid = 0; cid < nr_regions; cid++) {
 		char *r = region(cid);
-		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != 2)
+		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) != REGION_READY)
 			continue;
 		for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
 			if (stopped(*hdr(r, c)))

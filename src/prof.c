@@ -35,7 +35,7 @@ struct prof_tables {
 
 int pcm_prof_on;
 static struct prof_tables *tab;
-static pcm_lock_t prof_lock;
+static pcm_lock_t prof_lock = PCM_LOCK_INIT(PCM_RANK_PROF);
 static uint32_t nr_live, nr_stacks;
 static uint64_t nr_sampled, nr_dropped;
 static unsigned dump_seq;
@@ -315,7 +315,7 @@ static void on_signal(int sig)
 	int saved = errno;
 	/* The interrupted code of this thread may hold the lock: then the
 	 * dump waits until it lets go. */
-	if (pcm_lock_owner(&prof_lock) == pcm_self_tid())
+	if (pcm_lock_held(&prof_lock))
 		__atomic_store_n(&dump_pending, 1, __ATOMIC_RELAXED);
 	else
 		dump_auto("signal");
@@ -339,8 +339,7 @@ int pcm_prof_dump_path(const char *path)
 
 void pcm_prof_after_fork_child(unsigned forker_tid)
 {
-	uint32_t owner = pcm_lock_owner(&prof_lock);
-	if (owner && owner != forker_tid) {
+	if (pcm_lock_vanished(&prof_lock, forker_tid)) {
 		/* A thread that does not exist here was updating the tables:
 		 * the child does without the profiler. */
 		pcm_prof_on = 0;

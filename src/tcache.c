@@ -10,7 +10,7 @@
 static __thread struct pcm_tcache tc_self PCM_TLS;
 
 /* Registry of live threads, for statistics and the budget. */
-static pcm_lock_t registry_lock;
+static pcm_lock_t registry_lock = PCM_LOCK_INIT(PCM_RANK_LEAF);
 static struct pcm_tcache *registry;
 static size_t nr_threads;
 
@@ -190,8 +190,7 @@ void pcm_tcache_totals(size_t *objs, size_t *bytes, size_t *large_bytes,
 
 void pcm_tcache_after_fork_child(uint32_t forker_tid)
 {
-	uint32_t owner = pcm_lock_owner(&registry_lock);
-	if (owner == forker_tid && owner)
+	if (pcm_lock_forker_holds(&registry_lock, forker_tid))
 		return; /* fork in a signal handler: the interrupted code finishes */
 	pcm_lock_reset(&registry_lock);
 	/* Other threads are gone: so are their caches (their objects leak). */
