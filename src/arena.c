@@ -25,16 +25,21 @@ struct pcm_arena *pcm_arena_create(int zone)
 			__atomic_store_n(&brk_failed, 1, __ATOMIC_RELAXED);
 	}
 	pcm_unlock(&arena_lock);
-	size_t meta = PCM_META_PAGES << PCM_PAGE_SHIFT;
+	/* The first 2 MiB (descriptors, header, the first pages) are
+	 * committed at once, as the buddy layer would at its first block:
+	 * one system call fewer for every process. */
+	size_t first = PCM_HUGEPAGE_SIZE;
+	_Static_assert(PCM_META_PAGES < (PCM_HUGEPAGE_SIZE >> PCM_PAGE_SHIFT),
+		       "arena metadata within its first 2 MiB");
 	if (a) {
-		/* Past the descriptors, inaccessible until the buddy layer
-		 * commits it (a wild write far past the heap faults). */
-		pcm_os_decommit((char *)a + meta, PCM_ARENA_SIZE - meta);
+		/* Past that, inaccessible until the buddy layer commits it (a
+		 * wild write far past the heap faults). */
+		pcm_os_decommit((char *)a + first, PCM_ARENA_SIZE - first);
 	} else {
 		a = pcm_os_reserve_aligned(PCM_ARENA_SIZE, PCM_ARENA_SIZE);
 		if (!a)
 			return NULL;
-		if (pcm_os_commit(a, meta) != 0) {
+		if (pcm_os_commit(a, first) != 0) {
 			pcm_os_unmap(a, PCM_ARENA_SIZE);
 			return NULL;
 		}
@@ -47,7 +52,7 @@ struct pcm_arena *pcm_arena_create(int zone)
 	a->magic = PCM_ARENA_MAGIC;
 	a->zone = (uint8_t)zone;
 	a->from_brk = (uint8_t)from_brk;
-	a->frontier = PCM_META_PAGES;
+	a->frontier = (uint32_t)(first >> PCM_PAGE_SHIFT);
 
 	if (pcm_conf.thp == PCM_THP_ALWAYS)
 		pcm_os_hugepage(a, PCM_ARENA_SIZE, 1);

@@ -67,7 +67,8 @@ PCM_INLINE void *pcm_page_addr(const struct pcm_page *pg)
 }
 
 /* A new arena for `zone`, its descriptors initialised and its pages not yet
- * given to any allocator, or NULL when the OS has no more memory. */
+ * given to any allocator, or NULL when the OS has no more memory.  Pages
+ * [PCM_META_PAGES, frontier) are committed already (its first 2 MiB). */
 struct pcm_arena *pcm_arena_create(int zone);
 
 /* Publishes the arena in the registry (after its pages are set up). */

@@ -322,10 +322,7 @@ static struct pcm_page *grow(struct pcm_zone *z, unsigned order)
 		return pg;
 	struct pcm_arena *a = pcm_arena_create(z->id);
 	if (a) {
-		a->gen = zone_gen[z->id];
-		a->next = z->arenas;
-		z->arenas = a;
-		z->nr_arenas++;
+		attach_arena(z, a, 0); /* its committed pages: free, clean */
 		pcm_arena_publish(a);
 	} else {
 		a = steal_arena(z);
