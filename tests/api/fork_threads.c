@@ -237,7 +237,9 @@ int main(void)
 		free(pool[j].p);
 	}
 	CHECK(atomic_load(&thread_ops) > 0);
-	CHECKF(f >= (pcm_quick() ? 2 : forks / 10), "only %d of %d forks in %.0f s", f, forks, budget);
+	/* Progress, not speed: under a load of 30 on 2 cores, 12 s may hold
+	 * only a dozen forks (a quota of forks / 10 failed there). */
+	CHECKF(f >= 2, "only %d of %d forks in %.0f s", f, forks, budget);
 	if (getenv("PCM_TEST_VERBOSE"))
 		fprintf(stderr,
 			"fork_threads: %d forks in %.1fs, %d bad, %ld thread "
