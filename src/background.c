@@ -16,15 +16,6 @@ static uint64_t rounds, drained_objs, purged_pages, wakeups;
 #define PERIOD_NS 250000000ull   /* between rounds while there is work */
 #define IDLE_ROUNDS 8            /* rounds with nothing done before sleeping */
 
-static size_t held_pages(void)
-{
-	size_t n = 0;
-	for (int z = 0; z < PCM_NR_ZONES; z++)
-		n += __atomic_load_n(&pcm_zones[z].used_pages, __ATOMIC_RELAXED) +
-		     __atomic_load_n(&pcm_zones[z].dirty_pages, __ATOMIC_RELAXED);
-	return n;
-}
-
 /* One round; returns how much it did (objects drained, pages purged, and
  * dirty pages still decaying). */
 static size_t one_round(void)
@@ -34,16 +25,12 @@ static size_t one_round(void)
 	if (rounds % (1000000000ull / PERIOD_NS) == 0)
 		pcm_slab_release_empty();
 	for (int z = 0; z < PCM_NR_ZONES; z++) {
-		struct pcm_zone *zn = &pcm_zones[z];
-		uint64_t before = __atomic_load_n(&zn->purged_pages, __ATOMIC_RELAXED);
-		pcm_zone_maybe_purge(zn, 1);
-		uint64_t done = __atomic_load_n(&zn->purged_pages, __ATOMIC_RELAXED) - before;
+		size_t done = pcm_zone_maybe_purge(&pcm_zones[z], 1);
 		__atomic_fetch_add(&purged_pages, done, __ATOMIC_RELAXED);
 		work += done;
 		/* Dirty memory still decaying keeps us awake, unless the
 		 * kernel refuses to purge it (mlockall): then it never will. */
-		if (!__atomic_load_n(&zn->purge_failed, __ATOMIC_RELAXED))
-			work += __atomic_load_n(&zn->dirty_pages, __ATOMIC_RELAXED);
+		work += pcm_zone_decaying_pages(&pcm_zones[z]);
 	}
 	__atomic_fetch_add(&rounds, 1, __ATOMIC_RELAXED);
 	return work;
@@ -92,7 +79,7 @@ PCM_NOINLINE void pcm_background_check_slow(int may_start)
 		__atomic_store_n(&pcm_bg_state, PCM_BG_OFF, __ATOMIC_RELAXED);
 		return;
 	}
-	if (held_pages() < (START_BYTES >> PCM_PAGE_SHIFT))
+	if (pcm_zones_held_pages() < (START_BYTES >> PCM_PAGE_SHIFT))
 		return;
 	if (!__atomic_compare_exchange_n(&pcm_bg_state, &st, PCM_BG_RUNNING, 0,
 					 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))

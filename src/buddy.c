@@ -688,7 +688,7 @@ size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
 	return purge(z, target, PCM_PURGE_TRIM, 0, 0);
 }
 
-void pcm_zone_maybe_purge(struct pcm_zone *z, int background)
+size_t pcm_zone_maybe_purge(struct pcm_zone *z, int background)
 {
 	/* Budget: the configured floor, or an eighth of what is in use.  Over
 	 * budget, purge to half of it, at most every PURGE_MIN_NS and
@@ -699,9 +699,9 @@ void pcm_zone_maybe_purge(struct pcm_zone *z, int background)
 	 * purge.  The background worker purges all that is over budget at
 	 * once.  Under budget, unused memory decays: half of it goes each
 	 * decay period, leaving dense huge pages whole. */
-	size_t dirty = __atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED);
+	size_t dirty = __atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED), done = 0;
 	if (!dirty)
-		return;
+		return 0;
 	size_t used = __atomic_load_n(&z->used_pages, __ATOMIC_RELAXED);
 	size_t budget = pcm_conf.dirty_max_pages > used / 8 ? pcm_conf.dirty_max_pages
 							    : used / 8;
@@ -712,17 +712,34 @@ void pcm_zone_maybe_purge(struct pcm_zone *z, int background)
 		 * program freed, not by how often it allocates. */
 		/* Whole free huge pages first, as many as it takes; then
 		 * pieces, as the free path would (bounded). */
-		purge(z, budget / 2, PCM_PURGE_BACKGROUND, 0, REGION_ORDER);
+		done = purge(z, budget / 2, PCM_PURGE_BACKGROUND, 0, REGION_ORDER);
 		if (__atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED) > budget)
-			purge(z, budget / 2, PCM_PURGE_BACKGROUND, 1, 0);
+			done += purge(z, budget / 2, PCM_PURGE_BACKGROUND, 1, 0);
 	} else if (dirty > budget && since > PURGE_MIN_NS) {
-		purge(z, budget / 2, PCM_PURGE_BUDGET, 1, 0);
+		done = purge(z, budget / 2, PCM_PURGE_BUDGET, 1, 0);
 	} else if (dirty / 4 > budget) {
 		/* Whole free huge pages only: a few calls give back a lot. */
-		purge(z, budget / 2, PCM_PURGE_BUDGET, 0, REGION_ORDER);
+		done = purge(z, budget / 2, PCM_PURGE_BUDGET, 0, REGION_ORDER);
 	} else if (since > pcm_conf.decay_ns) {
-		purge(z, dirty / 2, background ? PCM_PURGE_BACKGROUND : PCM_PURGE_DECAY, 1, 0);
+		done = purge(z, dirty / 2, background ? PCM_PURGE_BACKGROUND : PCM_PURGE_DECAY, 1, 0);
 	}
+	return done;
+}
+
+size_t pcm_zones_held_pages(void)
+{
+	size_t n = 0;
+	for (int z = 0; z < PCM_NR_ZONES; z++)
+		n += __atomic_load_n(&pcm_zones[z].used_pages, __ATOMIC_RELAXED) +
+		     __atomic_load_n(&pcm_zones[z].dirty_pages, __ATOMIC_RELAXED);
+	return n;
+}
+
+size_t pcm_zone_decaying_pages(const struct pcm_zone *z)
+{
+	if (__atomic_load_n(&z->purge_failed, __ATOMIC_RELAXED))
+		return 0;
+	return __atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED);
 }
 
 void pcm_zone_thp_regions(struct pcm_zone *z, size_t *hinted, size_t *split)

@@ -44,8 +44,14 @@ int pcm_run_grow(struct pcm_page *head, size_t npages, size_t more);
 
 /* Gives back dirty free pages if the zone is over budget or its decay time
  * has passed (`background`: called by the background worker, for the
- * statistics).  Call without locks held. */
-void pcm_zone_maybe_purge(struct pcm_zone *z, int background);
+ * statistics); returns the pages it purged.  Call without locks held. */
+size_t pcm_zone_maybe_purge(struct pcm_zone *z, int background);
+
+/* Racy reads for the background worker's decisions: pages in use or dirty
+ * in all zones; a zone's dirty pages still to decay (0 when the kernel
+ * refuses to purge them, e.g. under mlockall). */
+size_t pcm_zones_held_pages(void);
+size_t pcm_zone_decaying_pages(const struct pcm_zone *z);
 
 /* Purges (for malloc_trim) until at most `target` dirty pages remain, or
  * what was dirty at the call is purged; returns pages purged. */
