@@ -2,7 +2,8 @@
 # The pcmalloc wrapper (BUILD/pcmalloc, made from tools/pcmalloc.in) runs a
 # program under pcmalloc with its statistics: --stats and --conf become
 # PCMALLOC_CONF settings after the environment's, the library goes first in
-# LD_PRELOAD, the program's arguments, output and exit status pass through.
+# LD_PRELOAD, the program's arguments, output and exit status pass through;
+# --prof writes a heap profile at exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 w=${BUILD:-build}/pcmalloc
@@ -24,6 +25,14 @@ grep -qE "^LD_PRELOAD=/.*libpcmalloc.so.1 /lib/x86_64-linux-gnu/libc.so.6$" <<<"
 # The program really runs on pcmalloc (verbose:1 reports start-up).
 err=$("$w" --conf verbose:1 /bin/ls / 2>&1 >/dev/null)
 grep -q "pcmalloc: ready" <<<"$err" || fail "verbose:1 under the wrapper said nothing: $err"
+
+# --prof: the heap profile is written at exit.
+tmp=$(mktemp -d)
+"$w" --prof --conf "prof_prefix:$tmp/w" /usr/bin/sort -n <<<$'3\n1\n2' >/dev/null 2>"$tmp/err" ||
+	fail "--prof: the program failed: $(cat "$tmp/err")"
+ls "$tmp"/w.*.0.heap >/dev/null 2>&1 || fail "--prof wrote no profile: $(cat "$tmp/err")"
+head -1 "$tmp"/w.*.0.heap | grep -q "^heap profile: .*@ heap_v2/524288$" || fail "--prof: bad profile header"
+rm -rf "$tmp"
 
 # Exit status and arguments with spaces pass through.
 set +e
