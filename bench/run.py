@@ -926,7 +926,7 @@ def gnuplot_bars(path_base, title, ylabel, names, allocs, matrix, log_y=True):
             "set yrange [0.9:*]" if log_y else "set yrange [0:*]",
             "set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead "
             "dt 2 lc rgb 'black'" if log_y else "unset arrow 1",
-            "set key top left horizontal",
+            "set key top left horizontal reverse Left samplen 2 width 2",
             "plot for [i=0:%d] '%s' using 2+3*i:3+3*i:4+3*i:xtic(1) "
             "title columnheader(2+3*i)" % (len(allocs) - 1, dat),
         ]
