@@ -31,6 +31,9 @@ struct prof_sample {
 struct prof_tables {
 	struct prof_stack stacks[NR_STACKS];
 	struct prof_sample samples[NR_SAMPLES];
+	/* Live samples by home slot: a free whose slot counts none was not
+	 * sampled, known without the lock (most frees). */
+	uint16_t homes[NR_SAMPLES];
 };
 
 int pcm_prof_on;
@@ -191,6 +194,7 @@ void pcm_prof_sample(void *p, size_t n)
 		nr_dropped++;
 	} else {
 		struct prof_sample *s = &tab->samples[find_slot((uintptr_t)p)];
+		__atomic_add_fetch(&tab->homes[hash_ptr((uintptr_t)p)], 1, __ATOMIC_RELAXED);
 		s->ptr = (uintptr_t)p;
 		s->stack = st;
 		s->size = n;
@@ -205,12 +209,16 @@ void pcm_prof_sample(void *p, size_t n)
 
 void pcm_prof_forget(void *p)
 {
-	if (!p || !__atomic_load_n(&nr_live, __ATOMIC_RELAXED) || pcm_reentered())
+	/* p's sampling, if any, happened before the program could hand p to
+	 * this free: its count is visible here. */
+	uint32_t home = hash_ptr((uintptr_t)p);
+	if (!p || !__atomic_load_n(&tab->homes[home], __ATOMIC_RELAXED) || pcm_reentered())
 		return;
 	pcm_lock(&prof_lock);
 	uint32_t i = find_slot((uintptr_t)p);
 	struct prof_sample *s = &tab->samples[i];
 	if (s->ptr) {
+		__atomic_sub_fetch(&tab->homes[home], 1, __ATOMIC_RELAXED);
 		struct prof_stack *st = &tab->stacks[s->stack];
 		st->freed_n++;
 		st->freed_bytes += s->size;

@@ -24,7 +24,9 @@
  * of live samples keyed by address, in the profiler's own mapping; a free
  * looks its pointer up there (one hashed probe, usually an empty slot) before
  * the block is given back, so that no other thread can have been handed the
- * same address yet.  The table lock is taken only on a hit or an insert.
+ * same address yet.  A count of live samples per home slot, read without
+ * the lock, answers "not sampled" for most frees; the table lock is taken
+ * only on an insert and when that count is not zero.
  *
  * Dumps: at exit, on prof_signal, and by pcmalloc_prof_dump(path), in the
  * legacy text format google-pprof reads: "heap profile: ... @ heap_v2/RATE",
