@@ -58,7 +58,7 @@ OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS))
 DEPS := $(OBJS:.o=.d)
 
 .PHONY: deps demo all lib test check unit api check-static clean install \
-	uninstall help debug ubsan valgrind fastpath
+	uninstall help debug ubsan valgrind fastpath test-bins tool-bins
 all: lib $(BUILD)/pcmalloc
 lib: $(BUILD)/libpcmalloc.so $(BUILD)/libpcmalloc.a
 
@@ -154,9 +154,33 @@ LINK_BINS := $(BUILD)/tests/link/static_full $(BUILD)/tests/link/cxx_new \
 
 test-bins: lib $(UNIT_BINS) $(API_STATIC) $(API_PLAIN) $(LINK_BINS)
 
+# Other tools in the process (tests/tools): memcheck on a program linked with
+# libpcmalloc.a (with the shared libc, and fully static), and programs
+# built with sanitizers that own malloc.  Plain flags: no EXTRA_CFLAGS.
+TOOL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread
+TOOL_BINS := $(BUILD)/tests/tools/memcheck_seeded $(BUILD)/tests/tools/memcheck_seeded.static \
+	$(foreach s,address thread leak,$(BUILD)/tests/tools/sanitizer_prog.$(s))
+
+$(BUILD)/tests/tools/memcheck_seeded: tests/tools/memcheck_seeded.c $(BUILD)/libpcmalloc.a
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libpcmalloc.a
+
+$(BUILD)/tests/tools/memcheck_seeded.static: tests/tools/memcheck_seeded.c $(BUILD)/libpcmalloc.a
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TOOL_CFLAGS) -static $(LDFLAGS) -o $@ $< $(BUILD)/libpcmalloc.a
+
+$(BUILD)/tests/tools/sanitizer_prog.%: tests/tools/sanitizer_prog.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TOOL_CFLAGS) -fsanitize=$* $(LDFLAGS) -o $@ $< -ldl
+
+tool-bins: lib $(TOOL_BINS)
+
 # The test command the README gives: builds everything, runs every suite
 # (unit, API static and preloaded, link, black-box, valgrind, UBSan).
-test: test-bins $(BUILD)/pcmalloc
+test: test-bins tool-bins $(BUILD)/pcmalloc
 	@$(MAKE) --no-print-directory BUILD=build-ubsan OPT=-O1 \
 		EXTRA_CFLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined" \
 		test-bins
@@ -187,7 +211,7 @@ debug:
 ubsan:
 	$(MAKE) BUILD=build-ubsan OPT=-O1 \
 		EXTRA_CFLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined" test-bins
-valgrind: test-bins
+valgrind: test-bins tool-bins
 	@BUILD=$(BUILD) PCM_SUITES=valgrind bash tests/run.sh
 
 # The fast-path instruction budget (tests/fastpath.budget).
@@ -246,7 +270,7 @@ help:
 	@echo "make deps        install the Debian packages the build and tests need"
 	@echo "make demo        sqlite3 under pcmalloc, with pcmalloc's statistics"
 	@echo "make test        build and run every test suite (what CI runs); also: make check"
-	@echo "make valgrind    the unit and API tests under valgrind memcheck"
+	@echo "make valgrind    the unit and API tests, and a seeded program, under valgrind memcheck"
 	@echo "make ubsan       build the tests with UBSan (build-ubsan/)"
 	@echo "make debug       the debug build (PCM_DEBUG=3) and its tests in build-debug/"
 	@echo "make fastpath    count the malloc/free fast-path instructions against the budget"

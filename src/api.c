@@ -14,6 +14,7 @@
 #include "prof.h"
 #include "reentry.h"
 #include "slab.h"
+#include "vg.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -94,6 +95,76 @@ PCM_COLD static void *foreign(int which, const char *call, void *p, size_t n)
 	}
 }
 
+/* ---- other tools that own the heap ---- */
+
+/*
+ * Decided at the first slow path, before start-up (whose system calls a
+ * sanitizer would intercept before it is ready: an ASan program with
+ * pcmalloc preloaded died in getrandom):
+ *
+ *   a sanitizer runtime (ASan, TSan, MSan, HWASan, LSan) is in the process:
+ *     pcmalloc steps aside and passes every call to the sanitizer's own
+ *     malloc (its __interceptor_* functions, found by weak reference: no
+ *     dlsym, which itself allocates and frees), which then checks the heap
+ *     as if pcmalloc were not there; pcmalloc itself never starts.
+ *   valgrind's memcheck runs the program: calls go through vg.c, which
+ *     describes every block to memcheck.
+ *
+ * Until decided, and when either applies, pcm_divert is non-zero; the slow
+ * paths test it, the fast paths never do (memcheck and stepping aside turn
+ * the caches off or never fill them, so every call reaches a slow path).
+ */
+enum { DIVERT_UNDECIDED = 1, DIVERT_MEMCHECK = 2, DIVERT_ASIDE = 3 };
+static int pcm_divert = DIVERT_UNDECIDED;
+
+extern void __asan_init(void) __attribute__((weak));
+extern void __tsan_init(void) __attribute__((weak));
+extern void __msan_init(void) __attribute__((weak));
+extern void __hwasan_init(void) __attribute__((weak));
+extern void __lsan_init(void) __attribute__((weak));
+
+extern void *__interceptor_malloc(size_t) __attribute__((weak));
+extern void __interceptor_free(void *) __attribute__((weak));
+extern void *__interceptor_calloc(size_t, size_t) __attribute__((weak));
+extern void *__interceptor_realloc(void *, size_t) __attribute__((weak));
+extern void *__interceptor_memalign(size_t, size_t) __attribute__((weak));
+extern size_t __interceptor_malloc_usable_size(const void *) __attribute__((weak));
+
+/* A sanitizer whose malloc pcmalloc can hand every call to. */
+static int sanitizer_heap(void)
+{
+	return (__asan_init || __tsan_init || __msan_init || __hwasan_init ||
+		__lsan_init) &&
+	       __interceptor_malloc && __interceptor_free && __interceptor_calloc &&
+	       __interceptor_realloc && __interceptor_memalign &&
+	       __interceptor_malloc_usable_size;
+}
+
+/* 0: run normally; else how to divert this call. */
+PCM_NOINLINE static int divert_now(void)
+{
+	int d = __atomic_load_n(&pcm_divert, __ATOMIC_RELAXED);
+	if (d == DIVERT_UNDECIDED) {
+		d = 0;
+		if (sanitizer_heap())
+			d = DIVERT_ASIDE;
+		else if (pcm_vg_wanted())
+			d = DIVERT_MEMCHECK;
+		__atomic_store_n(&pcm_divert, d, __ATOMIC_RELAXED);
+		if (d == DIVERT_MEMCHECK)
+			pcm_vg_setup();
+	}
+	if (d == DIVERT_MEMCHECK && pcm_vg_inside())
+		return 0;
+	return d;
+}
+
+/* One predictable branch when nothing else owns the heap. */
+PCM_INLINE int diverted(void)
+{
+	return unlikely(__atomic_load_n(&pcm_divert, __ATOMIC_RELAXED)) ? divert_now() : 0;
+}
+
 /* ---- malloc ---- */
 
 /* A direct mapping; when the OS refuses it, arenas none of whose pages is
@@ -123,6 +194,9 @@ static void *alloc_big(size_t n, size_t align, int zero)
 
 PCM_NOINLINE void *pcm_malloc_slow(size_t n, unsigned cls)
 {
+	int d = diverted();
+	if (unlikely(d))
+		return d == DIVERT_ASIDE ? __interceptor_malloc(n) : pcm_vg_malloc(n);
 	pcm_background_check(1);
 	if (n <= PCM_CLASS_MAX) {
 		if (pcm_reentered()) /* calloc clears the whole class size */
@@ -146,6 +220,14 @@ PCM_NOINLINE void *pcm_malloc_slow(size_t n, unsigned cls)
 
 PCM_NOINLINE void pcm_free_slow(void *p)
 {
+	int d = diverted();
+	if (unlikely(d)) {
+		if (d == DIVERT_ASIDE)
+			__interceptor_free(p);
+		else
+			pcm_vg_free(p);
+		return;
+	}
 	int saved = errno;
 	struct pcm_arena *a = pcm_arena_of(p);
 	if (pcm_reentered()) {
@@ -181,6 +263,11 @@ PCM_NOINLINE void pcm_free_slow(void *p)
 
 void *pcm_calloc_impl(size_t nmemb, size_t size)
 {
+	int d = diverted();
+	if (unlikely(d))
+		return d == DIVERT_ASIDE
+			       ? __interceptor_calloc(nmemb, size)
+			       : pcm_vg_calloc(nmemb, size);
 	size_t n;
 	if (unlikely(__builtin_mul_overflow(nmemb, size, &n)))
 		return enomem();
@@ -227,6 +314,11 @@ static size_t usable(const char *call, const void *p, struct pcm_huge **hp)
 
 void *pcm_realloc_impl(void *p, size_t n)
 {
+	int d = diverted();
+	if (unlikely(d))
+		return d == DIVERT_ASIDE
+			       ? __interceptor_realloc(p, n)
+			       : pcm_vg_realloc(p, n);
 	if (!p)
 		return pcm_malloc_fast(n);
 	if (n == 0) { /* glibc: frees and returns NULL */
@@ -280,6 +372,11 @@ void *pcm_reallocarray_impl(void *p, size_t nmemb, size_t size)
 
 void *pcm_memalign_impl(size_t align, size_t n)
 {
+	int d = diverted();
+	if (unlikely(d))
+		return d == DIVERT_ASIDE
+			       ? __interceptor_memalign(align, n)
+			       : pcm_vg_memalign(align, n);
 	if (align <= PCM_MIN_ALIGN)
 		return pcm_malloc_fast(n);
 	if (align > SIZE_MAX / 2 + 1) {
@@ -337,6 +434,11 @@ void *pcm_pvalloc_impl(size_t n)
 
 size_t pcm_usable_size_impl(const void *p)
 {
+	int d = diverted();
+	if (unlikely(d))
+		return d == DIVERT_ASIDE
+			       ? __interceptor_malloc_usable_size(p)
+			       : pcm_vg_usable(p);
 	if (!p)
 		return 0;
 	struct pcm_huge *h;
@@ -354,6 +456,8 @@ int pcm_owns_impl(const void *p)
 int pcm_trim_impl(size_t pad)
 {
 	(void)pad;
+	if (diverted() == DIVERT_MEMCHECK)
+		return pcm_vg_trim(pad);
 	if (!pcm_is_initialised() || pcm_reentered())
 		return 0;
 	int saved = errno;

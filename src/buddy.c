@@ -6,6 +6,7 @@
 #include "fmt.h"
 #include "list.h"
 #include "os.h"
+#include "vg.h"
 
 struct pcm_zone pcm_zones[PCM_NR_ZONES];
 
@@ -293,6 +294,8 @@ static int extend(struct pcm_zone *z, struct pcm_arena *a, unsigned order)
 	if (pcm_os_commit((char *)a + (start << PCM_PAGE_SHIFT),
 			  (end - start) << PCM_PAGE_SHIFT) != 0)
 		return 0; /* commit limit or RLIMIT_DATA */
+	pcm_vg_fresh((char *)a + (start << PCM_PAGE_SHIFT),
+		     (end - start) << PCM_PAGE_SHIFT);
 	a->frontier = (uint32_t)end;
 	z->committed_pages += end - start;
 	free_range(z, a, start, end);

@@ -14,6 +14,7 @@ struct pcm_conf pcm_conf = {
 	.percpu = 1,
 	.tcache = 1,
 	.background = 1,
+	.valgrind = 1,
 	.dirty_max_pages = (16u << 20) >> PCM_PAGE_SHIFT,
 	.decay_ns = 1000000000ull,
 	.prof_rate = 512 << 10,
@@ -57,6 +58,7 @@ static void set(const char *k, size_t klen, const char *v, size_t vlen)
 		    : eq(k, klen, "tcache")  ? &pcm_conf.tcache
 		    : eq(k, klen, "background") ? &pcm_conf.background
 		    : eq(k, klen, "prof")    ? &pcm_conf.prof
+		    : eq(k, klen, "valgrind") ? &pcm_conf.valgrind
 					     : NULL;
 	if (flag) {
 		if (eq(v, vlen, "0") || eq(v, vlen, "1"))

@@ -16,6 +16,8 @@
  *   prof_rate:BYTES      mean bytes between two samples (default 512K)
  *   prof_prefix:PATH     automatic dumps go to PATH.PID.SEQ.heap
  *   prof_signal:SIG      dump on this signal (USR1, USR2, HUP or a number)
+ *   valgrind:0|1         under memcheck, describe blocks to it (default 1;
+ *                        0: pcmalloc runs as plain code, to check pcmalloc)
  */
 #ifndef PCM_CONF_H
 #define PCM_CONF_H
@@ -37,6 +39,7 @@ struct pcm_conf {
 	int percpu;
 	int tcache;
 	int background;
+	int valgrind;
 	size_t dirty_max_pages;
 	uint64_t decay_ns;
 	int prof;

@@ -4,11 +4,11 @@
 #
 #   BUILD       build directory (default build)
 #   PCM_SUITES  which suites: unit api modes link fastpath blackbox valgrind
-#               ubsan debug (default all)
+#               sanitizer ubsan debug (default all)
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-SUITES=${PCM_SUITES:-"unit api modes link fastpath blackbox valgrind ubsan debug"}
+SUITES=${PCM_SUITES:-"unit api modes link fastpath blackbox valgrind sanitizer ubsan debug"}
 LIB=$PWD/$BUILD/libpcmalloc.so
 LOGS=$BUILD/test-logs
 mkdir -p "$LOGS"
@@ -117,11 +117,29 @@ if want valgrind; then
 	for t in "$BUILD"/tests/unit/test_*; do
 		run "valgrind/unit/$(basename "$t")" 600 "${VG[@]}" "$t"
 	done
+	# Under memcheck pcmalloc describes its blocks to it (src/vg.h): caches
+	# off, freed blocks held back.  Tests of pcmalloc's own accounting run
+	# with that off (valgrind:0), which puts pcmalloc's own code (caches,
+	# background worker) under memcheck as it runs outside valgrind.
+	plain=" api_introspect api_realloc mt_stress percpu thread_churn trim_race "
 	for src in tests/api/*.c; do
 		has_marker "$src" no-valgrind && continue
 		n=$(basename "$src" .c)
-		run "valgrind/api/$n" 600 env PCM_TEST_QUICK=1 "${VG[@]}" "$BUILD/tests/api/$n.static"
+		conf=
+		[[ $plain == *" $n "* ]] && conf=valgrind:0
+		run "valgrind/api/$n${conf:+ ($conf)}" 600 env PCM_TEST_QUICK=1 \
+			PCMALLOC_CONF=$conf "${VG[@]}" "$BUILD/tests/api/$n.static"
 	done
+	# Memcheck sees pcmalloc's blocks: exactly the seeded errors.
+	run "valgrind/memcheck: seeded errors (libpcmalloc.a)" 600 \
+		bash tests/tools/memcheck.sh "$BUILD/tests/tools/memcheck_seeded" linked
+	run "valgrind/memcheck: seeded errors (static)" 600 \
+		bash tests/tools/memcheck.sh "$BUILD/tests/tools/memcheck_seeded.static" static
+fi
+
+# The ASan case: sanitizers that own malloc, with pcmalloc in the process.
+if want sanitizer; then
+	run "sanitizer/pcmalloc steps aside" 300 bash tests/tools/sanitizer.sh "$BUILD"
 fi
 
 # variant SUITE DIR MARKER: the unit tests of another build in DIR, and its
