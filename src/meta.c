@@ -3,6 +3,7 @@
 #include "config.h"
 #include "lock.h"
 #include "os.h"
+#include "vg.h"
 
 #include <string.h>
 
@@ -28,6 +29,7 @@ void *pcm_meta_alloc(void)
 		if (bump == bump_end) {
 			char *c = pcm_os_map_aligned(CHUNK, PCM_PAGE_SIZE);
 			if (c) {
+				pcm_vg_hide(c, CHUNK); /* records hold block addresses */
 				bump = c;
 				bump_end = c + CHUNK;
 				mapped += CHUNK;

@@ -327,6 +327,14 @@ void pcm_vg_fresh(void *p, size_t len)
 		VALGRIND_MAKE_MEM_NOACCESS(p, len);
 }
 
+void pcm_vg_hide(void *p, size_t len)
+{
+	if (unlikely(__atomic_load_n(&pcm_vg_active, __ATOMIC_RELAXED))) {
+		VALGRIND_MAKE_MEM_NOACCESS(p, len);
+		VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, len);
+	}
+}
+
 #else /* no <valgrind/memcheck.h>: never detected, never called */
 
 int pcm_vg_active;

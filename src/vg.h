@@ -66,11 +66,19 @@ size_t pcm_vg_usable(const void *p);
 /* malloc_trim: the quarantine (vg.c) emptied first. */
 int pcm_vg_trim(size_t pad);
 
-/* Heap memory just committed: no-access to the program until allocated. */
+/* Heap memory just committed: no-access to the program until allocated.
+ * Metadata memory that records blocks' addresses (huge blocks'): hidden
+ * from memcheck's leak search, which would take a leaked block for reachable
+ * through it (no-access, with memcheck's address errors off there). */
 #if PCM_HAVE_MEMCHECK
 void pcm_vg_fresh(void *p, size_t len);
+void pcm_vg_hide(void *p, size_t len);
 #else
 static inline void pcm_vg_fresh(void *p, size_t len)
+{
+	(void)p, (void)len;
+}
+static inline void pcm_vg_hide(void *p, size_t len)
 {
 	(void)p, (void)len;
 }
