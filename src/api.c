@@ -450,6 +450,8 @@ size_t pcm_usable_size_impl(const void *p)
 
 int pcm_owns_impl(const void *p)
 {
+	if (diverted() == DIVERT_MEMCHECK)
+		return pcm_vg_owns(p);
 	return pcm_arena_of(p) != NULL || pcm_huge_find(p) != NULL;
 }
 

@@ -329,10 +329,16 @@ void pcm_vg_fresh(void *p, size_t len)
 
 void pcm_vg_hide(void *p, size_t len)
 {
-	if (unlikely(__atomic_load_n(&pcm_vg_active, __ATOMIC_RELAXED))) {
+	if (unlikely(__atomic_load_n(&pcm_vg_active, __ATOMIC_RELAXED)))
 		VALGRIND_MAKE_MEM_NOACCESS(p, len);
-		VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, len);
-	}
+}
+
+int pcm_vg_owns(const void *p)
+{
+	enter();
+	int r = pcm_owns_impl(p);
+	leave();
+	return r;
 }
 
 #else /* no <valgrind/memcheck.h>: never detected, never called */
@@ -386,6 +392,11 @@ size_t pcm_vg_usable(const void *p)
 int pcm_vg_trim(size_t pad)
 {
 	return pcm_trim_impl(pad);
+}
+
+int pcm_vg_owns(const void *p)
+{
+	return pcm_owns_impl(p);
 }
 
 #endif

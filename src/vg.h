@@ -65,11 +65,14 @@ void pcm_vg_free(void *p);
 size_t pcm_vg_usable(const void *p);
 /* malloc_trim: the quarantine (vg.c) emptied first. */
 int pcm_vg_trim(size_t pad);
+/* pcmalloc_owns(). */
+int pcm_vg_owns(const void *p);
 
 /* Heap memory just committed: no-access to the program until allocated.
  * Metadata memory that records blocks' addresses (huge blocks'): hidden
  * from memcheck's leak search, which would take a leaked block for reachable
- * through it (no-access, with memcheck's address errors off there). */
+ * through it (no-access: pcmalloc reads it only inside the calls above and
+ * pcm_vg_owns()). */
 #if PCM_HAVE_MEMCHECK
 void pcm_vg_fresh(void *p, size_t len);
 void pcm_vg_hide(void *p, size_t len);
