@@ -178,7 +178,7 @@ static struct held {
 } *held; /* ring of QUARANTINE_SLOTS, mapped at the first free */
 static unsigned held_head, held_count;
 static size_t held_bytes;
-static pcm_lock_t held_lock;
+static pcm_lock_t held_lock = PCM_LOCK_INIT(PCM_RANK_LEAF);
 
 /* Takes p (usable size u) into the quarantine; returns what must be freed
  * now: p itself, the oldest block, or NULL.  Inside. */
