@@ -197,16 +197,20 @@ PCM_NOINLINE void *pcm_malloc_slow(size_t n, unsigned cls)
 	int d = diverted();
 	if (unlikely(d))
 		return d == DIVERT_ASIDE ? __interceptor_malloc(n) : pcm_vg_malloc(n);
+	/* A thread on its per-thread cache comes here for every small
+	 * malloc: straight to it (the allocator is started). */
+	if (likely(cls) && pcm_tc.state == PCM_CACHE_THREAD)
+		return pcm_cache_miss(cls);
 	pcm_background_check(1);
 	if (n <= PCM_CLASS_MAX) {
 		if (pcm_reentered()) /* calloc clears the whole class size */
 			return pcm_reentry_alloc(pcm_class_size(pcm_size_class(n)),
 						 PCM_MIN_ALIGN);
 		pcm_init();
-		if (!cls)
-			cls = pcm_size_class(n);
-		/* Profiling turns the caches off: every allocation comes here. */
-		void *p = pcm_prof_alloc(small_alloc(cls), n);
+		/* With cls known, the fast path has just tried the cache.
+		 * Profiling turns the caches off: every allocation comes here. */
+		void *p = cls ? pcm_cache_miss(cls) : small_alloc(pcm_size_class(n));
+		p = pcm_prof_alloc(p, n);
 		if (likely(p) || n <= PCM_SMALL_MAX)
 			return p;
 		return big_mapping(n, PCM_PAGE_SIZE); /* no arena could be had */

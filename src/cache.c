@@ -38,7 +38,11 @@ static void setup(struct pcm_cache_tls *t)
 		return;
 	}
 	struct pcm_rseq *rs = pcm_percpu_thread_area();
-	pcm_tcache_register(!rs);
+	if (!pcm_tcache_register(!rs)) { /* no memory for its bins */
+		t->state = PCM_CACHE_OFF;
+		t->rseq = &t->own;
+		return;
+	}
 	t->state = rs ? PCM_CACHE_PERCPU : PCM_CACHE_THREAD;
 	if (__atomic_load_n(&exit_key_ok, __ATOMIC_ACQUIRE))
 		pthread_setspecific(exit_key, t); /* any non-NULL value */
@@ -60,32 +64,35 @@ static void thread_exit(void *arg)
 	errno = saved;
 }
 
-PCM_NOINLINE void *pcm_cache_miss(unsigned cls)
+static PCM_NOINLINE void *miss_other(unsigned cls)
 {
 	struct pcm_cache_tls *t = &pcm_tc;
-	uintptr_t key = pcm_cache_key();
-	if (unlikely(t->state == PCM_CACHE_NEW))
+	if (unlikely(t->state == PCM_CACHE_NEW)) {
 		setup(t);
+		return pcm_cache_miss(cls);
+	}
 	void *p;
-	switch (t->state) {
-	case PCM_CACHE_PERCPU:
-		p = pcm_percpu_refill(t->rseq, cls, key);
-		break;
-	case PCM_CACHE_THREAD:
-		p = pcm_tcache_get(cls, key);
-		if (p && unlikely(!pcm_obj_take(p, key)))
-			return pcm_cache_corrupt(cls, p);
-		return p;
-	default:
-		if (unlikely(!pcm_slab_take_array(cls, &p, 1))) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		break;
+	if (t->state == PCM_CACHE_PERCPU) {
+		p = pcm_percpu_refill(t->rseq, cls, pcm_cache_key());
+	} else if (unlikely(!pcm_slab_take_array(cls, &p, 1))) {
+		errno = ENOMEM;
+		return NULL;
 	}
 	if (p)
 		pcm_obj_mark_live(p);
 	return p;
+}
+
+PCM_NOINLINE void *pcm_cache_miss(unsigned cls)
+{
+	if (likely(pcm_tc.state == PCM_CACHE_THREAD)) { /* its every malloc */
+		uintptr_t key = pcm_cache_key();
+		void *p = pcm_tcache_get(cls, key);
+		if (p && unlikely(!pcm_obj_take(p, key)))
+			return pcm_cache_corrupt(cls, p);
+		return p;
+	}
+	return miss_other(cls);
 }
 
 /* Caches p (marked free) in the thread's backend, or gives it back. */
@@ -105,16 +112,25 @@ static void give(struct pcm_cache_tls *t, unsigned cls, void *p)
 	}
 }
 
-PCM_NOINLINE void pcm_cache_overflow(void *p, unsigned long cls)
+static PCM_NOINLINE void overflow_other(void *p, unsigned cls)
 {
-	if (pcm_reentered())
-		return; /* from a signal handler inside pcmalloc: p leaks */
 	int saved = errno;
 	struct pcm_cache_tls *t = &pcm_tc;
 	if (unlikely(t->state == PCM_CACHE_NEW))
 		setup(t);
-	give(t, (unsigned)cls, p);
+	give(t, cls, p);
 	errno = saved;
+}
+
+PCM_NOINLINE void pcm_cache_overflow(void *p, unsigned long cls)
+{
+	if (pcm_reentered())
+		return; /* from a signal handler inside pcmalloc: p leaks */
+	if (likely(pcm_tc.state == PCM_CACHE_THREAD)) { /* its every free */
+		pcm_tcache_put((unsigned)cls, p);
+		return;
+	}
+	overflow_other(p, (unsigned)cls);
 }
 
 PCM_NOINLINE void pcm_cache_suspect(void *p, unsigned long cls)

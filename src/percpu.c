@@ -27,22 +27,37 @@ static unsigned nr_regions;
 static int membarrier_ok;
 static const char *off_reason = "not started";
 
-/* Per class: capacity and first slot in every region (the same for all). */
-static uint16_t cap_of[PCM_NR_CLASSES], begin_of[PCM_NR_CLASSES];
+/*
+ * Capacity.  Per class, the same in every region: the first slot (begin),
+ * the slots reserved (max), the capacity a region starts with (cap0: about
+ * 32 KiB of objects for a small class, 128 KiB for a large one).  A
+ * region's capacity for a class is its header's end - begin, between a
+ * floor and max; the region's small classes together keep their capacity
+ * within budget_bytes (what they all start with).  A class that misses or
+ * overflows grows (doubling), taking capacity from classes that have not
+ * missed lately, which shrink (halving, their surplus objects going to the
+ * transfer cache): a working set larger than cap0 stays in the CPU cache
+ * and the region holds no more than before.  See "---- capacity ----".
+ */
+static uint16_t cap_of[PCM_NR_CLASSES], max_of[PCM_NR_CLASSES], begin_of[PCM_NR_CLASSES];
 static uint16_t batch_of[PCM_NR_CLASSES];
-static size_t bound_bytes; /* what one region can hold at most */
+static size_t bound_bytes;  /* what one region can hold at most */
+static size_t budget_bytes; /* small classes' capacity in one region */
 
-/* A region: the headers, the idle scan's marks, the set-up state, then the
+/* A region: the headers, the idle scan's marks, the misses since the last
+ * capacity decision, the set-up state and the capacity clock hand, then the
  * slots. */
 #define HDR_BYTES (PCM_NR_CLASSES * 8)
 #define SEEN_OFF HDR_BYTES
-#define STATE_OFF ((SEEN_OFF + 2 * PCM_NR_CLASSES + 7) & ~7)
+#define MISS_OFF (SEEN_OFF + 2 * PCM_NR_CLASSES)
+#define STATE_OFF ((MISS_OFF + PCM_NR_CLASSES + 7) & ~7)
 #define FIRST_SLOT ((STATE_OFF + 8) / 8) /* slots below hold the above */
-#define REGION_SLOTS (1u << (PCM_PERCPU_SHIFT - 3))
+#define REGION_SLOTS 65535u /* 16-bit indices; end <= 65535 */
 #define MAX_BATCH 64
 
 _Static_assert(HDR_BYTES <= STATE_OFF && STATE_OFF + 8 <= FIRST_SLOT * 8,
 	       "region header layout");
+_Static_assert(REGION_SLOTS * 8 <= 1ul << PCM_PERCPU_SHIFT, "region size");
 
 /* The transfer cache: per class, a bounded stack of objects between the CPU
  * caches and the slabs, so that a drain on one CPU feeds a refill on
@@ -86,6 +101,16 @@ static inline uint32_t *state(char *r)
 	return (uint32_t *)(r + STATE_OFF);
 }
 
+static inline uint16_t *clock_hand(char *r)
+{
+	return (uint16_t *)(r + STATE_OFF + 4);
+}
+
+static inline uint8_t *misses(char *r, unsigned cls)
+{
+	return (uint8_t *)(r + MISS_OFF) + cls;
+}
+
 const char *pcm_percpu_off_reason(void)
 {
 	return pcm_percpu_base ? NULL : off_reason;
@@ -108,27 +133,36 @@ int pcm_percpu_init_process(void)
 		off_reason = "rseq registration failed";
 		return 0;
 	}
-	/* Capacities: about 32 KiB of objects a small class, 4..256 objects;
-	 * a large class about 128 KiB, at least one object. */
+	/* Capacities: a small class starts with about 32 KiB of objects
+	 * (4..256) and may grow to 512 KiB (at most 2048); a large class
+	 * keeps about 128 KiB, at least one object. */
 	unsigned slot = FIRST_SLOT;
-	bound_bytes = 0;
+	budget_bytes = bound_bytes = 0;
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
-		size_t size = pcm_class_info[c].size, n = 32768 / size;
-		if (pcm_class_is_large(c))
-			n = (128u << 10) / size ? (128u << 10) / size : 1;
-		else
+		size_t size = pcm_class_info[c].size, n = 32768 / size, m;
+		if (pcm_class_is_large(c)) {
+			n = m = (128u << 10) / size ? (128u << 10) / size : 1;
+		} else {
 			n = n < 4 ? 4 : n > 256 ? 256 : n;
+			m = (512u << 10) / size;
+			m = m < n ? n : m > 2048 ? 2048 : m;
+			budget_bytes += n * size;
+		}
 		cap_of[c] = (uint16_t)n;
+		max_of[c] = (uint16_t)m;
 		batch_of[c] = (uint16_t)(cap_of[c] / 2 > MAX_BATCH ? MAX_BATCH : cap_of[c] / 2);
 		begin_of[c] = (uint16_t)slot;
-		slot += cap_of[c];
-		bound_bytes += (size_t)cap_of[c] * pcm_class_info[c].size;
+		slot += max_of[c];
 		/* xfer[c] is not written here (but for its lock's rank, which
 		 * only debug builds check): its 2 KiB a class stay untouched,
 		 * no page faults, until the class is used. */
 		if (PCM_DEBUG >= 1)
 			pcm_lock_init(&xfer[c].lock, PCM_RANK_XFER);
 	}
+	for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
+		if (pcm_class_is_large(c))
+			bound_bytes += (size_t)cap_of[c] * pcm_class_info[c].size;
+	bound_bytes += budget_bytes;
 	if (slot > REGION_SLOTS) {
 		off_reason = "per-CPU region too small (build error)";
 		return 0;
@@ -306,6 +340,154 @@ static unsigned long pop_batch(struct pcm_rseq *rs, unsigned long cls,
 }
 #endif
 
+/* ---- capacity ----
+ *
+ * A region's capacity for a class changes only on its own CPU, through a
+ * critical section whose commit is a compare-and-swap of the whole header
+ * that moves `end` (set_end).  It gives up when the header is stopped or not
+ * set up (its begin is not the class's) and when `current` is above the new
+ * end.  The drain's argument (below) holds with it: a stop that lands after
+ * the sequence's load makes the CAS fail, and a sequence that starts after a
+ * fence reads the stopped header and gives up.  The drain and the region
+ * set-up write the starting capacity back (an idle class drained by the
+ * background worker starts over).  What a region records for the policy
+ * (misses, the clock hand) is written racily by its threads: heuristics.
+ */
+
+#if PCM_HAVE_PERCPU
+/* Sets this CPU's end for cls (the whole header by CAS): 1, or 0 when the
+ * header is stopped, not set up, holds more than new_end - begin objects,
+ * or changed meanwhile. */
+static int set_end(struct pcm_rseq *rs, unsigned long cls, unsigned long new_end)
+{
+	unsigned long reg, tmp, res;
+	__asm__ volatile(PCM_RSEQ_PROLOGUE
+		 "movq (%[reg], %[cls], 8), %%rax\n\t"
+		 "movq %%rax, %[tmp]\n\t"
+		 "shrq $32, %[tmp]\n\t"
+		 "cmpw %w[begin], %w[tmp]\n\t"
+		 "jne 6f\n\t"
+		 "cmpw %w[nend], %%ax\n\t"
+		 "ja 6f\n\t"
+		 "movq %%rax, %[tmp]\n\t"
+		 "andq %[mask], %[tmp]\n\t"
+		 "orq %[shifted], %[tmp]\n\t"
+		 "lock cmpxchgq %[tmp], (%[reg], %[cls], 8)\n"
+		 "2:\n\t"
+		 "setz %b[res]\n\t"
+		 "movzbl %b[res], %k[res]\n"
+		 "3:\n\t"
+		 ".pushsection __rseq_failure, \"ax\"\n"
+		 "6:\n\t"
+		 "xorl %k[res], %k[res]\n\t"
+		 "jmp 3b\n\t"
+		 ".popsection\n\t"
+		 : [reg] "=&r"(reg), [tmp] "=&r"(tmp), [res] "=&r"(res)
+		 : [rs] "r"(rs), [off] "r"(pcm_cid_off),
+		   [base] "m"(pcm_rseq_base), [cls] "r"(cls),
+		   [begin] "r"((unsigned long)begin_of[cls]), [nend] "r"(new_end),
+		   [mask] "r"(~(0xffffull << 16)), [shifted] "r"(new_end << 16)
+		 : "rax", "memory", "cc");
+	return (int)res;
+}
+#else
+static int set_end(struct pcm_rseq *rs, unsigned long cls, unsigned long new_end)
+{
+	(void)rs, (void)cls, (void)new_end;
+	return 0;
+}
+#endif
+
+/* Capacity of class c in region r (0 while stopped or not set up). */
+static unsigned cap_in(char *r, unsigned c)
+{
+	uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED);
+	unsigned b = (h >> 32) & 0xffff, end = (h >> 16) & 0xffff;
+	return b == begin_of[c] && end > b ? end - b : 0;
+}
+
+static void release(unsigned cls, void **objs, unsigned n);
+
+/* Class c on this CPU down to cap objects: its surplus goes to the transfer
+ * cache. */
+static void shrink(struct pcm_rseq *rs, char *r, unsigned c, unsigned cap)
+{
+	void *objs[MAX_BATCH];
+	for (int tries = 0; tries < 64; tries++) {
+		if (set_end(rs, c, begin_of[c] + cap))
+			return;
+		unsigned cur = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED) & 0xffff;
+		unsigned want = cur > begin_of[c] + cap ? cur - begin_of[c] - cap : 1;
+		unsigned n = (unsigned)pop_batch(rs, c, objs, want < MAX_BATCH ? want : MAX_BATCH);
+		if (!n && !cap_in(r, c))
+			return; /* stopped (a drain), or another CPU's region now */
+		if (n)
+			release(c, objs, n);
+	}
+}
+
+/* Takes about `want` bytes of capacity from the small classes of region r
+ * that have not missed since the clock hand last passed them (those that
+ * have get a second chance): each shrinks by half, down to an eighth of its
+ * starting capacity.  Returns the bytes taken. */
+static size_t steal(struct pcm_rseq *rs, char *r, unsigned except, size_t want)
+{
+	size_t got = 0;
+	unsigned hand = *clock_hand(r);
+	for (unsigned i = 0; i < 2 * PCM_NR_CLASSES && got < want; i++) {
+		hand = hand + 1 >= PCM_NR_CLASSES ? 1 : hand + 1;
+		if (hand == except || pcm_class_is_large(hand))
+			continue;
+		uint8_t *m = misses(r, hand);
+		if (*m) {
+			*m = (uint8_t)(*m >> 1);
+			continue;
+		}
+		unsigned cap = cap_in(r, hand), floor = cap_of[hand] / 8 ? cap_of[hand] / 8 : 1;
+		if (cap <= floor)
+			continue;
+		unsigned to = cap / 2 > floor ? cap / 2 : floor;
+		shrink(rs, r, hand, to);
+		got += (size_t)(cap - to) * pcm_class_info[hand].size;
+	}
+	*clock_hand(r) = (uint16_t)hand;
+	return got;
+}
+
+/* Class cls missed or overflowed on this CPU: doubles its capacity, up to
+ * its maximum, within the region's budget. */
+static void grow(struct pcm_rseq *rs, unsigned cls)
+{
+	if (pcm_class_is_large(cls))
+		return;
+	unsigned cid = __atomic_load_n((uint32_t *)((char *)rs + pcm_cid_off),
+				       __ATOMIC_RELAXED);
+	if (cid >= nr_regions)
+		return;
+	char *r = region(cid);
+	uint8_t *m = misses(r, cls);
+	if (*m < 255)
+		(*m)++;
+	unsigned cap = cap_in(r, cls);
+	if (!cap || cap >= max_of[cls])
+		return;
+	unsigned want = cap * 2 < max_of[cls] ? cap * 2 : max_of[cls];
+	size_t size = pcm_class_info[cls].size, total = 0;
+	for (unsigned c = 1; c < PCM_NR_CLASSES && !pcm_class_is_large(c); c++)
+		total += (size_t)cap_in(r, c) * pcm_class_info[c].size;
+	size_t need = total + (want - cap) * size;
+	if (need > budget_bytes) {
+		size_t got = steal(rs, r, cls, need - budget_bytes);
+		total = got < total ? total - got : 0;
+		size_t room = budget_bytes > total ? budget_bytes - total : 0;
+		if (cap + room / size < want)
+			want = cap + (unsigned)(room / size);
+		if (want <= cap)
+			return;
+	}
+	set_end(rs, cls, begin_of[cls] + want);
+}
+
 /* ---- the transfer cache and the slabs behind it ---- */
 
 /* Takes up to want objects: first from the transfer cache (*from_xfer of
@@ -343,6 +525,7 @@ PCM_NOINLINE void *pcm_percpu_refill(struct pcm_rseq *rs, unsigned cls,
 	void *objs[MAX_BATCH];
 	unsigned nx;
 	ensure_region(rs);
+	grow(rs, cls);
 	unsigned n = fetch(cls, objs, batch_of[cls] ? batch_of[cls] : 1, &nx);
 	if (unlikely(!n)) {
 		errno = ENOMEM;
@@ -369,6 +552,11 @@ PCM_NOINLINE void pcm_percpu_overflow(struct pcm_rseq *rs, unsigned cls, void *p
 		return; /* from a signal handler inside pcmalloc: p leaks */
 	int saved = errno;
 	ensure_region(rs);
+	grow(rs, cls);
+	if (pcm_percpu_push(rs, cls, p)) { /* it grew */
+		errno = saved;
+		return;
+	}
 	unsigned n = (unsigned)pop_batch(rs, cls, objs, batch_of[cls]);
 	if (!pcm_percpu_push(rs, cls, p))
 		objs[n++] = p;
@@ -390,7 +578,7 @@ int pcm_percpu_holds(unsigned cls, const void *p)
 			continue;
 		unsigned cur = __atomic_load_n(hdr(r, cls), __ATOMIC_RELAXED) & 0xffff;
 		void **slots = (void **)r;
-		unsigned end = begin_of[cls] + cap_of[cls];
+		unsigned end = begin_of[cls] + max_of[cls];
 		for (unsigned i = begin_of[cls]; i < cur && i < end; i++)
 			if (__atomic_load_n(&slots[i], __ATOMIC_RELAXED) == p)
 				return 1;
@@ -410,9 +598,12 @@ int pcm_percpu_holds(unsigned cls, const void *p)
  *
  * Who writes a header.  A thread running on CPU slot k writes slot k's
  * headers only through the commit of a critical section, the last
- * instruction of the sequence, which writes the 16 bits of `current` and
- * nothing else: a store (the batch sequences) or an in-place add or
- * subtract of 1 (the fast path's push and pop, see below).  The drain and
+ * instruction of the sequence: either it writes the 16 bits of `current`
+ * and nothing else, by a store (the batch sequences) or an in-place add or
+ * subtract of 1 (the fast path's push and pop, see below); or it changes
+ * `end` by a compare-and-swap of the whole header against the value the
+ * sequence loaded and found neither stopped nor unset (set_end, under
+ * "---- capacity ----"), which fails if anything wrote the header since.  The drain and
  * the region set-up (ensure_region), both under drain_lock, write whole
  * 64-bit headers; set-up follows steps 3-5 below, from all-zero headers.
  * Nothing else writes a region's headers; nobody writes the null region's
@@ -455,7 +646,8 @@ int pcm_percpu_holds(unsigned cls, const void *p)
  * Why it is safe.
  *  (a) Between F1 and step 5 no sequence commits on h: one that commits
  *      after F1 read begin/end after F1 (the fence), and those are STOPPED
- *      until step 5, so it gave up.  Hence the drain reads the final
+ *      until step 5, so it gave up (a capacity CAS that loaded h before the
+ *      stop fails: the stop changed h).  Hence the drain reads the final
  *      `current` in step 3 and the slots [begin, cur) are not touched by
  *      anyone else while it gives them away: they are the drain's.
  *  (b) A commit before F1 either landed before the CAS (the CAS keeps it)

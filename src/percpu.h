@@ -2,8 +2,9 @@
  * Per-CPU object caches on restartable sequences (rseq), x86-64.
  *
  * Each CPU slot (indexed by the kernel's mm_cid when the rseq area has it,
- * else by cpu_id) owns a 64 KiB region: one 64-bit header per size class,
- * then arrays of object pointers.  A header packs three 16-bit slot indices:
+ * else by cpu_id) owns a 512 KiB region (address space: only what the caches
+ * fill is touched): one 64-bit header per size class, then arrays of object
+ * pointers.  A header packs three 16-bit slot indices:
  *
  *     bits  0..15  current   next free slot (objects are begin..current-1)
  *     bits 16..31  end       capacity limit
@@ -44,7 +45,7 @@
 
 PCM_BEGIN_DECLS
 
-#define PCM_PERCPU_SHIFT 16
+#define PCM_PERCPU_SHIFT 19
 #define PCM_RSEQ_SIG 0x53053053
 #define PCM_STR_(x) #x
 #define PCM_STR(x) PCM_STR_(x)

@@ -7,7 +7,8 @@
 
 #include <errno.h>
 
-static __thread struct pcm_tcache tc_self PCM_TLS;
+__thread struct pcm_tcache pcm_tcache_self PCM_TLS;
+#define tc_self pcm_tcache_self
 
 /* Registry of live threads, for statistics and the budget. */
 static pcm_lock_t registry_lock = PCM_LOCK_INIT(PCM_RANK_LEAF);
@@ -49,9 +50,22 @@ static void apply_scale(struct pcm_tcache *tc)
 	}
 }
 
-void pcm_tcache_register(int with_bins)
+/* The bins live in a slab object of this class. */
+static unsigned bins_class(void)
+{
+	return pcm_size_class(PCM_NR_CLASSES * sizeof(struct pcm_bin));
+}
+
+int pcm_tcache_register(int with_bins)
 {
 	struct pcm_tcache *tc = &tc_self;
+	if (with_bins) {
+		void *b;
+		if (!pcm_slab_take_array(bins_class(), &b, 1))
+			return 0;
+		__builtin_memset(b, 0, PCM_NR_CLASSES * sizeof(struct pcm_bin));
+		tc->bins = b;
+	}
 	pcm_lock(&registry_lock);
 	tc->prev = NULL;
 	tc->next = registry;
@@ -62,10 +76,9 @@ void pcm_tcache_register(int with_bins)
 	rescale();
 	pcm_unlock(&registry_lock);
 	tc->registered = 1;
-	if (with_bins) {
-		tc->has_bins = 1;
+	if (with_bins)
 		apply_scale(tc);
-	}
+	return 1;
 }
 
 static void drain_bin(unsigned cls, struct pcm_bin *b, unsigned n)
@@ -83,7 +96,7 @@ static void drain_bin(unsigned cls, struct pcm_bin *b, unsigned n)
 
 static void flush(struct pcm_tcache *tc)
 {
-	for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
+	for (unsigned c = 1; tc->bins && c < PCM_NR_CLASSES; c++)
 		drain_bin(c, &tc->bins[c], tc->bins[c].count);
 }
 
@@ -103,44 +116,39 @@ void pcm_tcache_unregister(void)
 	rescale();
 	pcm_unlock(&registry_lock);
 	flush(tc);
-	for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
-		tc->bins[c].max = 0;
-	tc->registered = tc->has_bins = 0;
+	if (tc->bins) {
+		void *b = tc->bins;
+		tc->bins = NULL;
+		pcm_slab_put_array(bins_class(), &b, 1);
+	}
+	tc->registered = 0;
 }
 
-void *pcm_tcache_get(unsigned cls, uintptr_t key)
+PCM_NOINLINE void *pcm_tcache_refill(unsigned cls, uintptr_t key)
 {
 	struct pcm_bin *b = &tc_self.bins[cls];
-	if (!b->head) {
-		unsigned want = b->max / 2 + 1;
-		if (want > pcm_class_info[cls].batch)
-			want = pcm_class_info[cls].batch;
-		void *list;
-		unsigned got = pcm_slab_take(cls, &list, want);
-		if (unlikely(!got)) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		for (void *f = list; f; f = pcm_link_get(f))
-			pcm_obj_mark_free(f, key);
-		b->head = list;
-		b->count += got;
+	unsigned want = b->max / 2 + 1;
+	if (want > pcm_class_info[cls].batch)
+		want = pcm_class_info[cls].batch;
+	void *list;
+	unsigned got = pcm_slab_take(cls, &list, want);
+	if (unlikely(!got)) {
+		errno = ENOMEM;
+		return NULL;
 	}
-	void *p = b->head;
+	for (void *f = list; f; f = pcm_link_get(f))
+		pcm_obj_mark_free(f, key);
+	void *p = list;
 	b->head = pcm_link_get(p);
-	b->count--;
+	b->count += got - 1;
 	return p;
 }
 
-void pcm_tcache_put(unsigned cls, void *p)
+PCM_NOINLINE void pcm_tcache_drain(unsigned cls)
 {
 	struct pcm_tcache *tc = &tc_self;
 	struct pcm_bin *b = &tc->bins[cls];
-	pcm_link_set(p, b->head);
-	b->head = p;
-	b->count++;
-	if (likely(b->count <= b->max))
-		return;
+	int saved = errno;
 	if (unlikely(tc->scale != __atomic_load_n(&tc_scale, __ATOMIC_RELAXED))) {
 		apply_scale(tc); /* the thread count changed: new bounds */
 		for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
@@ -150,10 +158,13 @@ void pcm_tcache_put(unsigned cls, void *p)
 	}
 	if (b->count > b->max)
 		drain_bin(cls, b, b->count - b->max / 2);
+	errno = saved;
 }
 
 int pcm_tcache_holds(unsigned cls, const void *p)
 {
+	if (!tc_self.bins)
+		return 0;
 	struct pcm_bin *b = &tc_self.bins[cls];
 	unsigned limit = b->count;
 	for (void *f = b->head; f && limit--; f = pcm_link_get(f))
@@ -164,8 +175,7 @@ int pcm_tcache_holds(unsigned cls, const void *p)
 
 void pcm_tcache_flush(void)
 {
-	if (tc_self.has_bins)
-		flush(&tc_self);
+	flush(&tc_self);
 }
 
 void pcm_tcache_totals(size_t *objs, size_t *bytes, size_t *large_bytes,
@@ -174,7 +184,7 @@ void pcm_tcache_totals(size_t *objs, size_t *bytes, size_t *large_bytes,
 	size_t o = 0, by = 0, lb = 0;
 	pcm_lock(&registry_lock);
 	for (struct pcm_tcache *tc = registry; tc; tc = tc->next)
-		for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
+		for (unsigned c = 1; tc->bins && c < PCM_NR_CLASSES; c++) {
 			size_t n = __atomic_load_n(&tc->bins[c].count, __ATOMIC_RELAXED);
 			o += n;
 			by += n * pcm_class_info[c].size;

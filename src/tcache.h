@@ -13,6 +13,7 @@
 #ifndef PCM_TCACHE_H
 #define PCM_TCACHE_H
 
+#include "slab.h"
 #include "types.h"
 #include "util.h"
 
@@ -24,24 +25,48 @@ struct pcm_bin {
 	uint32_t max; /* 0 until the thread cache is set up */
 };
 
+/* Per thread, in TLS; the bins only for a thread this backend serves (a
+ * slab object: the TLS of the many threads on per-CPU caches stays small). */
 struct pcm_tcache {
-	struct pcm_bin bins[PCM_NR_CLASSES];
+	struct pcm_bin *bins; /* PCM_NR_CLASSES of them, or NULL */
 	uint32_t scale;   /* share of the process-wide budget its bounds follow */
 	uint8_t registered;
-	uint8_t has_bins; /* served by this backend */
 	struct pcm_tcache *next, *prev; /* registry of live threads */
 };
 
-/* The calling thread joins the registry; with bins, it is served here. */
-void pcm_tcache_register(int with_bins);
+extern __thread struct pcm_tcache pcm_tcache_self PCM_TLS;
+
+/* The calling thread joins the registry; with bins, it is served here:
+ * 0 when its bins could not be had (it is not). */
+int pcm_tcache_register(int with_bins);
 /* Thread exit: its bins go back to the slabs, it leaves the registry. */
 void pcm_tcache_unregister(void);
 
 /* An object of class cls marked free (key word = key), refilled from the
  * slabs when the bin is empty; NULL (errno ENOMEM) when they have none. */
-void *pcm_tcache_get(unsigned cls, uintptr_t key);
+void *pcm_tcache_refill(unsigned cls, uintptr_t key);
 /* Caches p (of class cls, marked free), draining the bin when full. */
-void pcm_tcache_put(unsigned cls, void *p);
+void pcm_tcache_drain(unsigned cls);
+
+PCM_INLINE void *pcm_tcache_get(unsigned cls, uintptr_t key)
+{
+	struct pcm_bin *b = &pcm_tcache_self.bins[cls];
+	void *p = b->head;
+	if (unlikely(!p))
+		return pcm_tcache_refill(cls, key);
+	b->head = pcm_link_get(p);
+	b->count--;
+	return p;
+}
+
+PCM_INLINE void pcm_tcache_put(unsigned cls, void *p)
+{
+	struct pcm_bin *b = &pcm_tcache_self.bins[cls];
+	pcm_link_set(p, b->head);
+	b->head = p;
+	if (unlikely(++b->count > b->max))
+		pcm_tcache_drain(cls);
+}
 /* 1 if p sits in the calling thread's bin for cls. */
 int pcm_tcache_holds(unsigned cls, const void *p);
 

@@ -1,0 +1,74 @@
+/*
+ * Adaptive per-CPU capacity: a working set of one class larger than the
+ * capacity a CPU cache starts with (about 32 KiB of objects) stays in the
+ * CPU cache once the class has missed a few times: after the last free
+ * phase, all of it is cached (the starting capacity and the transfer cache
+ * together hold half of it).  Then every small class in turn runs a working
+ * set up to its maximum, twice (classes grow, and shrink to make room for
+ * others), with every object's contents checked; at the end everything
+ * freed and drained, the objects out of slabs are back to the baseline.
+ * Per-CPU mode only (passes trivially otherwise).
+ */
+#include "pcm_test.h"
+
+#define N 1024 /* 64-byte objects: 64 KiB */
+
+static void *objs[2048];
+
+/* Objects in the caches now (not quiesced: a trim drains them). */
+static size_t cached(void)
+{
+	struct pcmalloc_stats st;
+	REQUIRE(pcm_stats(&st));
+	return st.cached_objects;
+}
+
+static void cycle(size_t size, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		objs[i] = malloc(size);
+		REQUIRE(objs[i]);
+		memset(objs[i], (int)((i + seed) & 0xff), size);
+	}
+	for (size_t i = n; i-- > 0;) {
+		const unsigned char *b = objs[i];
+		CHECKF(b[0] == ((i + seed) & 0xff) && b[size - 1] == ((i + seed) & 0xff),
+		       "object %zu of %zu bytes overwritten", i, size);
+		free(objs[i]);
+	}
+}
+
+int main(void)
+{
+	pcm_test_begin("cpu_capacity");
+	struct pcmalloc_stats st;
+	if (!pcm_active() || !pcm_stats(&st) || st.cache_mode != PCMALLOC_CACHE_PER_CPU)
+		return pcm_done("cpu_capacity");
+	/* One CPU: its cache is the one that grows. */
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+
+	size_t base_slab = pcm_slab_objects();
+	size_t before = cached();
+	for (unsigned r = 0; r < 20; r++)
+		cycle(64, N, r);
+	size_t after = cached();
+	CHECKF(after >= before + N,
+	       "a %d-object working set of 64 bytes: %zu objects cached after "
+	       "its free phase, %zu before it", N, after, before);
+
+	for (unsigned pass = 0; pass < 2; pass++)
+		for (size_t size = 16; size <= 32768; size += size < 128 ? 16 : size / 8) {
+			size_t n = (512u << 10) / size;
+			n = n > 2048 ? 2048 : n < 8 ? 8 : n;
+			for (unsigned r = 0; r < 4; r++)
+				cycle(size, n, r + pass);
+		}
+	malloc_trim(0);
+	CHECKF(pcm_slab_objects() <= base_slab,
+	       "objects out of slabs: %zu after all was freed and trimmed, %zu "
+	       "before", pcm_slab_objects(), base_slab);
+	return pcm_done("cpu_capacity");
+}
