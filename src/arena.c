@@ -39,6 +39,8 @@ struct pcm_arena *pcm_arena_create(int zone)
 		a = pcm_os_reserve_aligned(PCM_ARENA_SIZE, PCM_ARENA_SIZE);
 		if (!a)
 			return NULL;
+		/* (An arena from brk shows as [heap] whatever its name.) */
+		pcm_os_name(a, PCM_ARENA_SIZE, "pcmalloc arena");
 		if (pcm_os_commit(a, first) != 0) {
 			pcm_os_unmap(a, PCM_ARENA_SIZE);
 			return NULL;

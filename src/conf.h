@@ -1,16 +1,23 @@
 /*
  * Run-time configuration from PCMALLOC_CONF="key:value,key:value", read once
  * at start-up without allocating.  Unknown keys and bad values are reported
- * on stderr and otherwise ignored.
+ * on stderr, naming the key and the value refused, and otherwise ignored.
+ * Values are parsed strictly: sizes N, Nk, NM, NG (binary units), durations
+ * N (the key's unit), Nms, Ns; anything else, or an overflow, is refused.
+ * The table in conf.c has one row per key.
  *
- *   stats:0|1            print the statistics report at exit
- *   verbose:0|1          report start-up decisions (cache mode, THP, brk)
+ *   stats:0|1|json       print the statistics report at exit (json: as JSON)
+ *   stats_signal:SIG     print it on this signal (USR2, SIGUSR2, 12)
+ *   stats_interval:DUR   print it every DUR (10s, 500ms; plain: seconds)
+ *   stats_publish:0|1    publish counters for pcmstat PID (default 1)
+ *   vma_names:0|1        name mappings in /proc/PID/maps (default 1)
+ *   verbose:0|1          report start-up decisions and every setting
  *   thp:never|madvise|always   huge-page policy (default: madvise)
  *   brk:0|1              grow the first arenas with brk/sbrk (default 1)
  *   percpu:0|1           use rseq per-CPU caches where possible (default 1)
  *   tcache:0|1           thread caches at all (0: every call takes a lock)
  *   dirty_max:BYTES      free memory kept resident before purging (K/M/G)
- *   decay_ms:N           purge free memory left unused this long
+ *   decay_ms:DUR         purge free memory left unused this long
  *   background:0|1       a worker thread returns idle memory (default 1)
  *   prof:0|1             the sampling heap profiler (prof.h); turns tcache off
  *   prof_rate:BYTES      mean bytes between two samples (default 512K)
@@ -42,6 +49,10 @@ struct pcm_conf {
 	int valgrind;
 	size_t dirty_max_pages;
 	uint64_t decay_ns;
+	int stats_signal;           /* 0: none */
+	uint64_t stats_interval_ns; /* 0: none */
+	int stats_publish;
+	int vma_names;
 	int prof;
 	int prof_signal;
 	size_t prof_rate;
@@ -57,6 +68,10 @@ void pcm_conf_init(void);
 /* The kernel's THP mode, read from sysfs the first time it matters (a
  * program too small for huge pages never asks). */
 int pcm_conf_sys_thp(void);
+/* Logs every effective setting and where it came from (verbose:1). */
+void pcm_conf_print(void);
+/* "USR2" for SIGUSR2 (without the SIG prefix), or NULL. */
+const char *pcm_conf_signal_name(int sig);
 
 PCM_END_DECLS
 

@@ -37,6 +37,7 @@ static struct pcm_huge **slot(uintptr_t chunk, int create)
 		leaf = pcm_os_map_aligned(sizeof(*leaf) << LEAF_BITS, PCM_PAGE_SIZE);
 		if (!leaf)
 			return NULL;
+		pcm_os_name(leaf, sizeof(*leaf) << LEAF_BITS, "pcmalloc metadata");
 		__atomic_store_n(&top[chunk >> LEAF_BITS], leaf, __ATOMIC_RELEASE);
 	}
 	return &leaf[chunk & ((1ul << LEAF_BITS) - 1)];
@@ -122,6 +123,7 @@ void *pcm_huge_alloc(size_t size, size_t align)
 		pcm_meta_free(h);
 		return NULL;
 	}
+	pcm_os_name(p, len, "pcmalloc huge");
 	hint(p, len);
 	h->ptr = p;
 	h->size = len;
@@ -185,7 +187,7 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
 	 * that failing to register leaves the block where it was. */
 	void *dst = pcm_os_map_aligned(len, h->align);
 	if (!dst)
-		return NULL;
+		return NULL; /* (the mapping moved onto it keeps its name) */
 	pcm_lock(&lock);
 	ok = set_range(dst, len, h); /* dst is ours: a fresh reservation */
 	pcm_unlock(&lock);

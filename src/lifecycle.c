@@ -39,6 +39,8 @@ PCM_NOINLINE void pcm_init_slow(void)
 	int saved = errno; /* start-up's system calls must not show */
 	pcm_secret = (uintptr_t)pcm_os_random() | 1;
 	pcm_conf_init();
+	if (!pcm_conf.vma_names)
+		pcm_os_names_off();
 	pcm_sizeclass_init();
 	pcm_zones_init();
 	pcm_slabs_init();
@@ -60,6 +62,8 @@ PCM_NOINLINE void pcm_init_slow(void)
 			pcm_conf.thp == 0 ? "never" : pcm_conf.thp == 1 ? "madvise" : "always",
 			pcm_conf_sys_thp() == 0 ? "never" : pcm_conf_sys_thp() == 1 ? "madvise" : "always",
 			pcm_conf.brk ? "on" : "off");
+	if (pcm_conf.verbose)
+		pcm_conf_print();
 	errno = saved;
 }
 

@@ -30,6 +30,7 @@ void *pcm_meta_alloc(void)
 			char *c = pcm_os_map_aligned(CHUNK, PCM_PAGE_SIZE);
 			if (c) {
 				pcm_vg_hide(c, CHUNK); /* records hold block addresses */
+				pcm_os_name(c, CHUNK, "pcmalloc metadata");
 				bump = c;
 				bump_end = c + CHUNK;
 				mapped += CHUNK;

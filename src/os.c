@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -114,6 +115,33 @@ int pcm_os_decommit(void *addr, size_t size)
 void pcm_os_unmap(void *addr, size_t size)
 {
 	munmap(addr, size);
+}
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+
+/* 0 unknown, 1 works, -1 refused once (the kernel lacks
+ * CONFIG_ANON_VMA_NAME, or naming is off): never tried again. */
+static int names_state;
+
+void pcm_os_name(void *addr, size_t size, const char *name)
+{
+	if (__atomic_load_n(&names_state, __ATOMIC_RELAXED) < 0)
+		return;
+	int saved = errno;
+	if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)addr, size,
+		  (unsigned long)name) == 0)
+		__atomic_store_n(&names_state, 1, __ATOMIC_RELAXED);
+	else if (errno == EINVAL && !__atomic_load_n(&names_state, __ATOMIC_RELAXED))
+		__atomic_store_n(&names_state, -1, __ATOMIC_RELAXED);
+	errno = saved;
+}
+
+void pcm_os_names_off(void)
+{
+	__atomic_store_n(&names_state, -1, __ATOMIC_RELAXED);
 }
 
 void *pcm_os_brk_grow(size_t size, size_t align)

@@ -28,6 +28,12 @@ int pcm_os_commit(void *addr, size_t size);
  * ones: 0 on success. */
 int pcm_os_decommit(void *addr, size_t size);
 void pcm_os_unmap(void *addr, size_t size);
+/* Names an anonymous mapping in /proc/PID/maps ("[anon:NAME]"), once, when
+ * it is reserved (names survive splits by mprotect/madvise and moves by
+ * mremap).  Silently nothing where the kernel lacks it (tried once). */
+void pcm_os_name(void *addr, size_t size, const char *name);
+/* Never names again (vma_names:0). */
+void pcm_os_names_off(void);
 
 /* Grows the program break so that [ret, ret + size) is new memory aligned
  * to `align`; NULL when the break cannot move (or brk is disabled). */

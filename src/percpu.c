@@ -179,6 +179,7 @@ int pcm_percpu_init_process(void)
 		off_reason = "no memory for per-CPU regions";
 		return 0;
 	}
+	pcm_os_name(map, len, "pcmalloc per-CPU");
 	membarrier_ok = pcm_os_membarrier_register() == 0;
 	if (!membarrier_ok) { /* without fences, caches could never be drained */
 		pcm_os_unmap(map, len);

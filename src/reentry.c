@@ -35,6 +35,7 @@ void *pcm_reentry_alloc(size_t n, size_t align)
 			__atomic_store_n(&table[i].ptr, 0, __ATOMIC_RELEASE);
 			goto nomem;
 		}
+		pcm_os_name(p, len, "pcmalloc reentry");
 		table[i].len = len;
 		__atomic_fetch_add(&live, 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&table[i].ptr, (uintptr_t)p, __ATOMIC_RELEASE);

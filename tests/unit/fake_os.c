@@ -58,6 +58,15 @@ void *pcm_os_map_aligned(size_t size, size_t align)
 	return (void *)p; /* the slack is leaked: tests are short */
 }
 
+void pcm_os_name(void *addr, size_t size, const char *name)
+{
+	(void)addr, (void)size, (void)name;
+}
+
+void pcm_os_names_off(void)
+{
+}
+
 void pcm_os_unmap(void *addr, size_t size)
 {
 	fake_os.unmaps++;
