@@ -59,7 +59,7 @@ DEPS := $(OBJS:.o=.d)
 
 .PHONY: deps demo all lib test check unit api check-static clean install \
 	uninstall help debug ubsan valgrind fastpath test-bins tool-bins
-all: lib $(BUILD)/pcmalloc
+all: lib $(BUILD)/pcmalloc $(BUILD)/pcmstat
 lib: $(BUILD)/libpcmalloc.so $(BUILD)/libpcmalloc.a
 
 # Every code section of the library's objects is renamed pcm_text, so that
@@ -91,6 +91,14 @@ $(BUILD)/libpcmalloc.a: $(OBJS)
 	$(Q)ar rcs $@ $(OBJS)
 
 -include $(DEPS)
+
+# pcmstat: the live view of a process's statistics (a program, not part of
+# the library: it may use stdio).  It renders with the library's report.c.
+PCMSTAT_SRCS := tools/pcmstat.c src/report.c src/fmt.c src/os.c
+$(BUILD)/pcmstat: $(PCMSTAT_SRCS) src/snapshot.h src/fmt.h src/os.h include/pcmalloc.h
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(LIB_BASE) $(CPPFLAGS) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(PCMSTAT_SRCS)
 
 # ---- tests ----
 # Unit tests link the layers they test with a fake memory source
@@ -148,11 +156,16 @@ $(BUILD)/tests/link/prof_sites.static: tests/link/prof_sites.c $(BUILD)/libpcmal
 	$(call say,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -rdynamic -o $@ $< $(BUILD)/libpcmalloc.a -ldl
 
+$(BUILD)/tests/tools/live: tests/tools/live.c $(BUILD)/libpcmalloc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libpcmalloc.a
+
 LINK_BINS := $(BUILD)/tests/link/static_full $(BUILD)/tests/link/cxx_new \
 	$(BUILD)/tests/link/cxx_new.static \
-	$(BUILD)/tests/link/prof_sites $(BUILD)/tests/link/prof_sites.static
+	$(BUILD)/tests/link/prof_sites $(BUILD)/tests/link/prof_sites.static \
+	$(BUILD)/tests/tools/live
 
-test-bins: lib $(UNIT_BINS) $(API_STATIC) $(API_PLAIN) $(LINK_BINS)
+test-bins: lib $(BUILD)/pcmalloc $(BUILD)/pcmstat $(UNIT_BINS) $(API_STATIC) $(API_PLAIN) $(LINK_BINS)
 
 # Other tools in the process (tests/tools): memcheck on a program linked with
 # libpcmalloc.a (with the shared libc, and fully static), and programs
@@ -222,7 +235,7 @@ fastpath: lib
 # file, the pcmalloc wrapper, BIN_PROGS and the man pages under
 # $(DESTDIR)$(PREFIX); `make uninstall` with the same variables removes
 # exactly those files.  Run ldconfig afterwards for a system-wide install.
-BIN_PROGS ?=
+BIN_PROGS ?= $(BUILD)/pcmstat
 MAN1 := man/pcmalloc.1 man/pcmstat.1
 MAN3 := man/pcmalloc.3
 INSTALLED_FILES = $(LIBDIR)/$(SOREAL) $(LIBDIR)/$(SONAME) $(LIBDIR)/libpcmalloc.so \

@@ -64,6 +64,11 @@ struct pcmalloc_stats {
 	size_t purge_calls;     /* madvise calls that returned memory, ever */
 	size_t committed;       /* of mapped, what is accessible (the rest of
 				   the arenas is reserved, PROT_NONE) */
+	size_t allocated_peak;  /* the most `allocated` was when sampled (at
+				   each statistics call, report or snapshot) */
+	size_t resident_peak;   /* the most `resident` was (tracked as pages
+				   are handed out) */
+	size_t mapped_peak;     /* the most `mapped` was (exact) */
 };
 
 /* Fills *st; size is sizeof(struct pcmalloc_stats) as the caller knows it.
@@ -73,6 +78,11 @@ int pcmalloc_stats_get(struct pcmalloc_stats *st, size_t size);
 /* Writes the full human-readable report (the one PCMALLOC_CONF=stats:1
  * prints at exit) to a file descriptor. */
 void pcmalloc_stats_print(int fd);
+
+/* The same report as one JSON object ({"schema": 1, ...}; the schema is
+ * described in pcmalloc(3)), written to a file descriptor.  Neither
+ * allocates. */
+void pcmalloc_stats_print_json(int fd);
 
 /* Flushes the calling thread's cache back to the slabs. */
 void pcmalloc_thread_flush(void);

@@ -80,6 +80,11 @@ PCM_EXPORT void pcmalloc_stats_print(int fd)
 	pcm_stats_print(fd);
 }
 
+PCM_EXPORT void pcmalloc_stats_print_json(int fd)
+{
+	pcm_stats_print_json(fd);
+}
+
 PCM_EXPORT void pcmalloc_thread_flush(void)
 {
 	pcm_cache_flush();

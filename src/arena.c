@@ -2,6 +2,7 @@
 #include "arena.h"
 #include "conf.h"
 #include "os.h"
+#include "peak.h"
 
 #include <errno.h>
 
@@ -66,6 +67,7 @@ struct pcm_arena *pcm_arena_create(int zone)
 		pcm_os_hugepage(a, PCM_ARENA_SIZE, 0);
 
 	__atomic_fetch_add(&pcm_arena_mapped_bytes, PCM_ARENA_SIZE, __ATOMIC_RELAXED);
+	pcm_peak_mapped_add((ssize_t)PCM_ARENA_SIZE);
 	if (from_brk)
 		__atomic_fetch_add(&pcm_arena_brk_bytes, PCM_ARENA_SIZE,
 				   __ATOMIC_RELAXED);
@@ -97,6 +99,7 @@ int pcm_arena_destroy(struct pcm_arena *a)
 		pcm_os_unmap(a, PCM_ARENA_SIZE);
 	}
 	__atomic_fetch_sub(&pcm_arena_mapped_bytes, PCM_ARENA_SIZE, __ATOMIC_RELAXED);
+	pcm_peak_mapped_add(-(ssize_t)PCM_ARENA_SIZE);
 	return 0;
 }
 

@@ -10,6 +10,61 @@
 int pcm_bg_state;
 
 static uint32_t wake_word; /* bumped by every wake-up (futex) */
+/* The word the worker sleeps on: wake_word, or one in the page published
+ * for pcmstat (shared with other processes: shared futex operations). */
+static uint32_t *wake = &wake_word;
+static int wake_shared;
+/* The service (publish.h): run by the worker, or from a slow path when
+ * there is no worker, whenever service_needed(). */
+static void (*service_fn)(void);
+static const uint32_t *svc_req, *svc_ack;
+static uint64_t svc_interval_ns;
+int pcm_bg_service_pending;
+
+static int service_needed(void)
+{
+	return __atomic_load_n(&pcm_bg_service_pending, __ATOMIC_RELAXED) ||
+	       (svc_req && __atomic_load_n(svc_req, __ATOMIC_ACQUIRE) !=
+				   __atomic_load_n(svc_ack, __ATOMIC_RELAXED));
+}
+
+static void wait_wake(uint32_t w, uint64_t timeout_ns)
+{
+	if (wake_shared)
+		pcm_os_futex_wait_shared(wake, w, timeout_ns);
+	else if (timeout_ns)
+		pcm_os_sleep_ns(timeout_ns);
+	else
+		pcm_os_futex_wait(wake, w);
+}
+
+static void wake_up(void)
+{
+	__atomic_fetch_add(wake, 1, __ATOMIC_SEQ_CST);
+	if (wake_shared)
+		pcm_os_futex_wake_shared(wake);
+	else
+		pcm_os_futex_wake(wake);
+}
+
+void pcm_background_set_service(void (*fn)(void), uint32_t *shared_wake,
+				const uint32_t *req, const uint32_t *ack, uint64_t interval_ns)
+{
+	wake = shared_wake ? shared_wake : &wake_word;
+	wake_shared = shared_wake != NULL;
+	svc_req = req;
+	svc_ack = ack;
+	svc_interval_ns = interval_ns;
+	__atomic_store_n(&service_fn, fn, __ATOMIC_RELEASE);
+}
+
+void pcm_background_kick(void)
+{
+	__atomic_store_n(&pcm_bg_service_pending, 1, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&pcm_bg_state, __ATOMIC_RELAXED) == PCM_BG_ASLEEP ||
+	    __atomic_load_n(&pcm_bg_state, __ATOMIC_RELAXED) == PCM_BG_RUNNING)
+		wake_up();
+}
 static uint64_t rounds, drained_objs, purged_pages, wakeups;
 
 #define START_BYTES (16ul << 20) /* memory held before a worker pays off */
@@ -41,9 +96,15 @@ static void *worker(void *arg)
 	(void)arg;
 	unsigned idle = 0;
 	for (;;) {
-		idle = one_round() ? 0 : idle + 1;
+		if (pcm_conf.background)
+			idle = one_round() ? 0 : idle + 1;
+		else /* started only for the service (stats_interval) */
+			idle = IDLE_ROUNDS;
+		if (service_fn)
+			service_fn();
 		if (idle < IDLE_ROUNDS) {
-			pcm_os_sleep_ns(PERIOD_NS);
+			/* A reader of the published page may wake us early. */
+			wait_wake(__atomic_load_n(wake, __ATOMIC_SEQ_CST), PERIOD_NS);
 			continue;
 		}
 		/* Asleep until a slow path wakes us: it moves the state back
@@ -51,10 +112,15 @@ static void *worker(void *arg)
 		 * our reading the word and waiting is not lost. */
 		__atomic_store_n(&pcm_bg_state, PCM_BG_ASLEEP, __ATOMIC_SEQ_CST);
 		for (;;) {
-			uint32_t w = __atomic_load_n(&wake_word, __ATOMIC_SEQ_CST);
+			uint32_t w = __atomic_load_n(wake, __ATOMIC_SEQ_CST);
 			if (__atomic_load_n(&pcm_bg_state, __ATOMIC_SEQ_CST) != PCM_BG_ASLEEP)
 				break;
-			pcm_os_futex_wait(&wake_word, w);
+			if (service_fn && (svc_interval_ns || service_needed())) {
+				service_fn();
+				if (service_needed())
+					continue;
+			}
+			wait_wake(w, svc_interval_ns);
 		}
 		idle = 0;
 	}
@@ -67,19 +133,26 @@ PCM_NOINLINE void pcm_background_check_slow(int may_start)
 	if (st == PCM_BG_ASLEEP) {
 		if (__atomic_compare_exchange_n(&pcm_bg_state, &st, PCM_BG_RUNNING, 0,
 						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
-			__atomic_fetch_add(&wake_word, 1, __ATOMIC_SEQ_CST);
-			pcm_os_futex_wake(&wake_word);
+			wake_up();
 			__atomic_fetch_add(&wakeups, 1, __ATOMIC_RELAXED);
 		}
 		return;
 	}
+	/* No worker: a reader waiting for a snapshot, or a report a signal
+	 * handler could not write, is served here (no lock held). */
+	if (service_fn && !pcm_reentered() && service_needed())
+		service_fn();
 	if (st != PCM_BG_NONE || !may_start || pcm_reentered())
 		return;
-	if (!pcm_conf.background) {
+	if (!pcm_conf.background && !svc_interval_ns) {
 		__atomic_store_n(&pcm_bg_state, PCM_BG_OFF, __ATOMIC_RELAXED);
 		return;
 	}
-	if (pcm_zones_held_pages() < (START_BYTES >> PCM_PAGE_SHIFT))
+	/* Started by the memory to look after, by stats_interval, or once a
+	 * reader (pcmstat) has asked for a snapshot: it answers the next
+	 * requests at once. */
+	if (pcm_zones_held_pages() < (START_BYTES >> PCM_PAGE_SHIFT) && !svc_interval_ns &&
+	    !(svc_req && __atomic_load_n(svc_req, __ATOMIC_RELAXED)))
 		return;
 	if (!__atomic_compare_exchange_n(&pcm_bg_state, &st, PCM_BG_RUNNING, 0,
 					 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))

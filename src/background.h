@@ -48,6 +48,18 @@ void pcm_background_totals(struct pcm_bg_totals *t);
 
 void pcm_background_after_fork_child(void);
 
+/* The service the worker also gives (publish.h): fn runs each round, when
+ * the worker is woken and (asleep) at least every interval_ns; with no
+ * worker, from allocator slow paths while *req != *ack or after a kick.
+ * shared_wake, if not NULL, replaces the worker's wake-up word (a word in
+ * memory shared with other processes).  interval_ns starts the worker even
+ * with little memory (or background:0). */
+void pcm_background_set_service(void (*fn)(void), uint32_t *shared_wake,
+				const uint32_t *req, const uint32_t *ack, uint64_t interval_ns);
+/* Asks for the service soon (async-signal-safe). */
+void pcm_background_kick(void);
+extern int pcm_bg_service_pending; /* cleared by the service */
+
 PCM_END_DECLS
 
 #endif

@@ -6,6 +6,7 @@
 #include "fmt.h"
 #include "list.h"
 #include "os.h"
+#include "peak.h"
 #include "vg.h"
 
 struct pcm_zone pcm_zones[PCM_NR_ZONES];
@@ -378,6 +379,20 @@ static struct pcm_page *alloc_block(struct pcm_zone *z, unsigned order)
 	return pg ? pg : grow(z, order);
 }
 
+/* The resident pages of both zones, for the peak (peak.h): read without
+ * the other zone's lock (a racy sum; this zone's lock is held). */
+static void note_resident(void)
+{
+	size_t pages = 0;
+	for (int i = 0; i < PCM_NR_ZONES; i++) {
+		struct pcm_zone *zn = &pcm_zones[i];
+		pages += __atomic_load_n(&zn->used_pages, __ATOMIC_RELAXED) +
+			 __atomic_load_n(&zn->dirty_pages, __ATOMIC_RELAXED) +
+			 __atomic_load_n(&zn->nr_arenas, __ATOMIC_RELAXED) * PCM_META_PAGES;
+	}
+	pcm_peak_arena_pages(pages);
+}
+
 /* Pages [idx, idx + n) of a taken block are handed out: they leave the
  * dirty count, and their map bits are cleared.  Returns 1 when they all
  * read as zero (none was dirty).  Zone lock held. */
@@ -393,6 +408,8 @@ static int hand_out(struct pcm_zone *z, struct pcm_page *head, size_t n)
 	}
 	z->used_pages += n;
 	regions_add(a, idx, n, 1);
+	if (n > d)
+		note_resident();
 	return d == 0;
 }
 
@@ -681,6 +698,8 @@ static size_t purge(struct pcm_zone *z, size_t target, int reason, int bounded,
 	z->purge_calls_by[reason] += calls;
 	z->purged_pages_by[reason] += purged;
 	z->last_purge_ns = pcm_os_now_ns();
+	if (purged)
+		note_resident();
 	debug_check(z);
 	pcm_unlock(&z->lock);
 	return purged;

@@ -187,6 +187,15 @@ void pcm_out_printf(struct pcm_out *o, const char *fmt, ...)
 		o->buf[o->len++] = line[i];
 }
 
+void pcm_out_puts(struct pcm_out *o, const char *s)
+{
+	for (; *s; s++) {
+		if (o->len == sizeof o->buf)
+			pcm_out_flush(o);
+		o->buf[o->len++] = *s;
+	}
+}
+
 static void vlog(const char *fmt, va_list ap)
 {
 	char line[512] = "pcmalloc: ";

@@ -29,6 +29,8 @@ void pcm_out_init_fd(struct pcm_out *o, int fd);
 void pcm_out_printf(struct pcm_out *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void pcm_out_flush(struct pcm_out *o);
+/* Appends a string of any length (pcm_out_printf cuts lines at 511). */
+void pcm_out_puts(struct pcm_out *o, const char *s);
 
 /* Writes "pcmalloc: <message>\n" to stderr. */
 void pcm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -3,6 +3,7 @@
 #include "conf.h"
 #include "meta.h"
 #include "os.h"
+#include "peak.h"
 #include "util.h"
 
 #include <sys/types.h>
@@ -106,6 +107,7 @@ static void account(ssize_t dcount, ssize_t dbytes)
 		max_count = count;
 	if (bytes > max_bytes)
 		max_bytes = bytes;
+	pcm_peak_direct_add(dbytes);
 }
 
 void *pcm_huge_alloc(size_t size, size_t align)

@@ -12,6 +12,7 @@
 #include "os.h"
 #include "percpu.h"
 #include "prof.h"
+#include "publish.h"
 #include "sizeclass.h"
 #include "slab.h"
 #include "stats.h"
@@ -47,12 +48,13 @@ PCM_NOINLINE void pcm_init_slow(void)
 	pcm_percpu_init_process();
 	__atomic_store_n(&pcm_init_state, PCM_INIT_DONE, __ATOMIC_RELEASE);
 
-	if (pcm_conf.stats)
+	if (pcm_conf.stats || pcm_conf.stats_signal || pcm_conf.stats_interval_ns)
 		report_fd = pcm_os_dup_fd(2);
 
 	/* These two may allocate: the allocator is ready for it now. */
 	pcm_cache_init_process();
 	pthread_atfork(NULL, NULL, after_fork_child);
+	pcm_publish_init(report_fd);
 
 	if (pcm_conf.verbose)
 		pcm_log("ready: %s caches%s%s, THP policy %s (kernel: %s), brk %s",
@@ -85,6 +87,7 @@ static void after_fork_child(void)
 	pcm_percpu_after_fork_child(forker);
 	pcm_tcache_after_fork_child(forker);
 	pcm_background_after_fork_child();
+	pcm_publish_after_fork_child();
 }
 
 /* The heap profiler starts once libc is ready (see prof.h).  A program that
@@ -104,5 +107,5 @@ __attribute__((destructor)) static void at_exit(void)
 {
 	pcm_prof_at_exit();
 	if (pcm_is_initialised() && pcm_conf.stats)
-		pcm_stats_print(report_fd);
+		pcm_stats_print_conf(report_fd);
 }

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "lock.h"
 #include "os.h"
+#include "peak.h"
 #include "vg.h"
 
 #include <string.h>
@@ -34,6 +35,7 @@ void *pcm_meta_alloc(void)
 				bump = c;
 				bump_end = c + CHUNK;
 				mapped += CHUNK;
+				pcm_peak_direct_add(CHUNK);
 			}
 		}
 		if (bump != bump_end) {

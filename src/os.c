@@ -245,6 +245,52 @@ void pcm_os_futex_wake(uint32_t *word)
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+void pcm_os_futex_wait_shared(uint32_t *word, uint32_t val, uint64_t timeout_ns)
+{
+	struct timespec ts = {(time_t)(timeout_ns / 1000000000ull),
+			      (long)(timeout_ns % 1000000000ull)};
+	syscall(SYS_futex, word, FUTEX_WAIT, val, timeout_ns ? &ts : NULL, NULL, 0);
+}
+
+void pcm_os_futex_wake_shared(uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+void *pcm_os_map_shared_page(const char *name, size_t size, void *at, int *fd_out)
+{
+	int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (ftruncate(fd, (off_t)size) != 0) {
+		close(fd);
+		return NULL;
+	}
+	void *p = mmap(at, size, PROT_READ | PROT_WRITE, MAP_SHARED | (at ? MAP_FIXED : 0),
+		       fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return NULL;
+	}
+	/* Out of the way of the program's own descriptor numbers. */
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	if (high >= 0) {
+		close(fd);
+		fd = high;
+	}
+	*fd_out = fd;
+	return p;
+}
+
+
+
+uint64_t pcm_os_realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int pcm_os_gettid(void)
 {
 	return (int)syscall(SYS_gettid);

@@ -64,8 +64,20 @@ int pcm_os_thp_mode(void);
 /* Futex wait while *word == val; wake one waiter. */
 void pcm_os_futex_wait(uint32_t *word, uint32_t val);
 void pcm_os_futex_wake(uint32_t *word);
+/* The same on a word that other processes may share (MAP_SHARED): wait
+ * at most timeout_ns (0: no limit). */
+void pcm_os_futex_wait_shared(uint32_t *word, uint32_t val, uint64_t timeout_ns);
+void pcm_os_futex_wake_shared(uint32_t *word);
+
+/* A shared memory object (memfd `name`, close-on-exec, its descriptor moved
+ * to 100 or above) of size bytes, mapped shared read-write, at `at` if not
+ * NULL (replacing what is there); NULL on failure.  Its descriptor goes to
+ * *fd_out: other processes of the user open it as /proc/PID/fd/N. */
+void *pcm_os_map_shared_page(const char *name, size_t size, void *at, int *fd_out);
+
 
 int pcm_os_gettid(void);
+uint64_t pcm_os_realtime_ns(void); /* CLOCK_REALTIME */
 uint64_t pcm_os_now_ns(void); /* CLOCK_MONOTONIC_COARSE */
 uint64_t pcm_os_random(void);
 void pcm_os_write(int fd, const char *buf, size_t len);

@@ -827,6 +827,26 @@ void pcm_percpu_totals(size_t *objs, size_t *bytes, size_t *large_bytes,
 	*bound = bound_bytes;
 }
 
+unsigned pcm_percpu_fill(unsigned max, size_t *objs, size_t *bytes)
+{
+	unsigned n = pcm_percpu_base && nr_regions < max ? nr_regions : pcm_percpu_base ? max : 0;
+	for (unsigned cid = 0; cid < n; cid++) {
+		char *r = region(cid);
+		size_t o = 0, b = 0;
+		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) == 2)
+			for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
+				unsigned cur = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED) & 0xffff;
+				if (cur > begin_of[c]) {
+					o += cur - begin_of[c];
+					b += (size_t)(cur - begin_of[c]) * pcm_class_info[c].size;
+				}
+			}
+		objs[cid] = o;
+		bytes[cid] = b;
+	}
+	return n;
+}
+
 void pcm_percpu_after_fork_child(uint32_t forker)
 {
 	if (!pcm_percpu_base)

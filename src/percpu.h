@@ -212,6 +212,9 @@ void pcm_percpu_totals(size_t *objs, size_t *bytes, size_t *large_bytes,
 		       size_t *regions, size_t *bound_bytes);
 /* Why per-CPU mode is off, or NULL when on. */
 const char *pcm_percpu_off_reason(void);
+/* What each CPU cache holds, for the first `max` caches (by cache index):
+ * objects and bytes, read racily.  Returns how many were filled. */
+unsigned pcm_percpu_fill(unsigned max, size_t *objs, size_t *bytes);
 void pcm_percpu_after_fork_child(uint32_t forker_tid);
 
 PCM_END_DECLS

@@ -12,10 +12,15 @@
 #include "background.h"
 #include "sizeclass.h"
 #include "slab.h"
+#include "os.h"
+#include "peak.h"
+#include "snapshot.h"
 #include "tcache.h"
 
 #include <errno.h>
 #include <string.h>
+
+static size_t allocated_peak; /* sampled (stats.h) */
 
 void pcm_stats_collect(struct pcmalloc_stats *st)
 {
@@ -83,111 +88,175 @@ void pcm_stats_collect(struct pcmalloc_stats *st)
 	st->resident = ((used_pages + dirty + arenas * PCM_META_PAGES)
 			<< PCM_PAGE_SHIFT) + hb + pcm_meta_bytes();
 	st->cache_mode = pcm_percpu_base ? PCMALLOC_CACHE_PER_CPU
-					 : PCMALLOC_CACHE_PER_THREAD;
+					 : PCMALLOC_CACHE_PER_THREAD;	pcm_peak_note(&allocated_peak, st->allocated);
+	pcm_peak_note(&pcm_peaks.resident_peak, st->resident);
+	pcm_peak_note(&pcm_peaks.mapped_peak, st->mapped);
+	st->allocated_peak = __atomic_load_n(&allocated_peak, __ATOMIC_RELAXED);
+	st->resident_peak = __atomic_load_n(&pcm_peaks.resident_peak, __ATOMIC_RELAXED);
+	st->mapped_peak = __atomic_load_n(&pcm_peaks.mapped_peak, __ATOMIC_RELAXED);
 }
 
-static const char *mib(char *buf, size_t cap, size_t bytes)
+void pcm_stats_sample_peaks(void)
 {
-	pcm_fmt(buf, cap, "%zu.%02zu MiB", bytes >> 20,
-		((bytes & ((1u << 20) - 1)) * 100) >> 20);
-	return buf;
+	struct pcmalloc_stats st;
+	pcm_stats_collect(&st); /* notes the peaks */
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t i = 0;
+	for (; src && src[i] && i + 1 < cap; i++)
+		dst[i] = src[i];
+	dst[i] = 0;
+}
+
+void pcm_stats_snapshot(struct pcm_snap *s)
+{
+	struct pcmalloc_stats st;
+	memset(s, 0, sizeof *s);
+	pcm_stats_collect(&st);
+	s->magic = PCM_SNAP_MAGIC;
+	s->schema = PCM_SNAP_SCHEMA;
+	s->size = sizeof *s;
+	copy_str(s->version, sizeof s->version, PCMALLOC_VERSION);
+	s->pid = pcm_os_getpid();
+	s->time_ns = pcm_os_realtime_ns();
+
+	size_t hc, hb, hmc, hmb;
+	pcm_huge_totals(&hc, &hb, &hmc, &hmb);
+	s->allocated = st.allocated;
+	s->allocated_peak = st.allocated_peak;
+	s->small_allocated = st.small_allocated;
+	s->large_allocated = st.large_allocated;
+	s->huge_allocated = st.huge_allocated;
+	s->huge_count = st.huge_count;
+	s->huge_count_peak = hmc;
+	s->huge_peak = hmb;
+	s->resident = st.resident;
+	s->resident_peak = st.resident_peak;
+	s->mapped = st.mapped;
+	s->mapped_peak = st.mapped_peak;
+	s->committed = st.committed;
+	s->brk_bytes = st.brk_bytes;
+	s->arenas = st.arenas;
+	s->meta_bytes = pcm_meta_bytes();
+	s->free_pages = st.free_pages;
+	s->dirty_pages = st.dirty_pages;
+	s->purged_bytes = st.purged_bytes;
+	s->purge_calls = st.purge_calls;
+	s->slabs = st.slabs;
+	s->slab_bytes = st.slab_bytes;
+	s->slab_objects = st.slab_objects;
+
+	size_t pc_objs, pc_bytes, pc_large, pc_regions, pc_bound;
+	size_t tc_o, tc_b, tc_large, tc_n;
+	pcm_percpu_totals(&pc_objs, &pc_bytes, &pc_large, &pc_regions, &pc_bound);
+	pcm_tcache_totals(&tc_o, &tc_b, &tc_large, &tc_n);
+	s->cache_mode = !pcm_conf.tcache ? 2 : pcm_percpu_base ? 1 : 0;
+	copy_str(s->cache_index, sizeof s->cache_index, pcm_cid_off == 24 ? "mm_cid" : "cpu_id");
+	copy_str(s->percpu_off, sizeof s->percpu_off, pcm_percpu_off_reason());
+	s->cached_objects = st.cached_objects;
+	s->cached_bytes = st.cached_bytes;
+	s->cached_large_bytes = pc_large + tc_large;
+	s->threads = st.threads;
+	s->cpu_caches = pc_regions;
+	s->cpu_cache_bound = pc_bound;
+
+	struct pcm_bg_totals bg;
+	pcm_background_totals(&bg);
+	s->bg_state = bg.state & 3;
+	s->bg_rounds = bg.rounds;
+	s->bg_drained_objs = bg.drained_objs;
+	s->bg_purged_pages = bg.purged_pages;
+	s->bg_wakeups = bg.wakeups;
+
+	s->thp = pcm_conf.thp;
+	s->sys_thp = pcm_conf_sys_thp();
+	s->dirty_max = (uint64_t)pcm_conf.dirty_max_pages << PCM_PAGE_SHIFT;
+	s->decay_ns = pcm_conf.decay_ns;
+
+	s->nr_classes = PCM_NR_CLASSES;
+	s->nr_orders = PCM_NR_ORDERS;
+	s->nr_zones = PCM_NR_ZONES;
+	_Static_assert(PCM_NR_CLASSES <= PCM_SNAP_CLASSES, "snapshot classes");
+	_Static_assert(PCM_NR_ORDERS <= PCM_SNAP_ORDERS, "snapshot orders");
+	_Static_assert(PCM_NR_ZONES <= PCM_SNAP_ZONES, "snapshot zones");
+	_Static_assert(PCM_NR_PURGE <= PCM_SNAP_PURGE, "snapshot purge reasons");
+	if (!pcm_is_initialised())
+		return;
+	size_t hinted = 0, split = 0;
+	for (int z = 0; z < PCM_NR_ZONES; z++)
+		pcm_zone_thp_regions(&pcm_zones[z], &hinted, &split);
+	s->thp_hinted = hinted;
+	s->thp_waiting = split;
+	for (unsigned cls = 1; cls < PCM_NR_CLASSES; cls++) {
+		const struct pcm_class_info *ci = &pcm_class_info[cls];
+		struct pcm_snap_class *sc = &s->classes[cls];
+		struct pcm_class_totals cs;
+		pcm_class_totals(cls, &cs);
+		sc->size = ci->size;
+		sc->order = ci->order;
+		sc->objs_per_slab = ci->nobjs;
+		sc->large = pcm_class_is_large(cls);
+		sc->slabs = cs.slabs;
+		sc->objs_out = cs.objs_out;
+		sc->partial = cs.partial;
+		sc->refills = cs.refills;
+		sc->drains = cs.drains;
+	}
+	for (int z = 0; z < PCM_NR_ZONES; z++) {
+		struct pcm_zone_totals zt;
+		struct pcm_snap_zone *sz = &s->zones[z];
+		pcm_zone_totals(&pcm_zones[z], &zt);
+		for (int i = 0; i < PCM_NR_ORDERS; i++)
+			sz->nr_free[i] = zt.nr_free[i];
+		for (int i = 0; i < PCM_NR_PURGE; i++) {
+			sz->purge_calls[i] = zt.purge_calls_by[i];
+			sz->purge_pages[i] = zt.purged_pages_by[i];
+		}
+		sz->used_pages = zt.used_pages;
+		sz->free_pages = zt.free_pages;
+		sz->dirty_pages = zt.dirty_pages;
+		sz->arenas = zt.arenas;
+	}
+	size_t objs[PCM_SNAP_CPUS], bytes[PCM_SNAP_CPUS];
+	s->nr_cpus = pcm_percpu_fill(PCM_SNAP_CPUS, objs, bytes);
+	for (unsigned i = 0; i < s->nr_cpus; i++) {
+		s->cpus[i].objs = objs[i];
+		s->cpus[i].bytes = bytes[i];
+	}
+}
+
+/* The report in text or JSON, written without allocating: the snapshot
+ * is on the stack (about 14 KiB). */
+static void print_report(int fd, int json)
+{
+	struct pcm_out o;
+	struct pcm_snap s;
+	int saved = errno;
+	pcm_out_init_fd(&o, fd);
+	pcm_stats_snapshot(&s);
+	if (json)
+		pcm_report_json(&o, &s);
+	else
+		pcm_report_text(&o, &s);
+	pcm_out_flush(&o);
+	errno = saved;
 }
 
 void pcm_stats_print(int fd)
 {
-	struct pcm_out o;
-	struct pcmalloc_stats st;
-	char b1[32], b2[32], b3[32];
-	int saved = errno;
-	pcm_out_init_fd(&o, fd);
-	pcm_stats_collect(&st);
-	pcm_out_printf(&o, "------ pcmalloc statistics (version %s) ------\n",
-		       PCMALLOC_VERSION);
-	size_t pc_objs, pc_bytes, pc_large, pc_regions, pc_bound;
-	pcm_percpu_totals(&pc_objs, &pc_bytes, &pc_large, &pc_regions, &pc_bound);
-	if (!pcm_conf.tcache)
-		pcm_out_printf(&o, "cache mode:      none (tcache:0)\n");
-	else if (pcm_percpu_base)
-		pcm_out_printf(&o, "cache mode:      per-CPU (rseq, indexed by %s): %zu CPU "
-			       "caches in use, at most %s each; %zu threads\n",
-			       pcm_cid_off == 24 ? "mm_cid" : "cpu_id", pc_regions,
-			       mib(b1, sizeof b1, pc_bound), st.threads);
-	else
-		pcm_out_printf(&o, "cache mode:      per-thread (%zu live thread caches; "
-			       "per-CPU off: %s)\n", st.threads, pcm_percpu_off_reason());
-	pcm_out_printf(&o, "allocated:       %s  (small %s, large %s, ",
-		       mib(b1, sizeof b1, st.allocated),
-		       mib(b2, sizeof b2, st.small_allocated),
-		       mib(b3, sizeof b3, st.large_allocated));
-	pcm_out_printf(&o, "huge %s in %zu mappings)\n",
-		       mib(b1, sizeof b1, st.huge_allocated), st.huge_count);
-	pcm_out_printf(&o, "mapped:          %s  (%zu arenas of 64 MiB reserved, %s "
-		       "of them committed; %s by brk)\n",
-		       mib(b1, sizeof b1, st.mapped), st.arenas,
-		       mib(b3, sizeof b3, st.committed - st.huge_allocated - pcm_meta_bytes()),
-		       mib(b2, sizeof b2, st.brk_bytes));
-	pcm_out_printf(&o, "resident (est.): %s  free pages %zu, dirty %zu, "
-		       "returned to OS %s\n", mib(b1, sizeof b1, st.resident),
-		       st.free_pages, st.dirty_pages,
-		       mib(b2, sizeof b2, st.purged_bytes));
-	size_t tc_o, tc_b, tc_large, tc_n;
-	pcm_tcache_totals(&tc_o, &tc_b, &tc_large, &tc_n);
-	pcm_out_printf(&o, "cached:          %zu objects, %s (of which large classes %s)\n",
-		       st.cached_objects, mib(b1, sizeof b1, st.cached_bytes),
-		       mib(b2, sizeof b2, pc_large + tc_large));
-	struct pcm_bg_totals bg;
-	pcm_background_totals(&bg);
-	static const char *const bg_names[] = {
-		[PCM_BG_NONE] = "not started", [PCM_BG_RUNNING] = "running",
-		[PCM_BG_ASLEEP] = "asleep", [PCM_BG_OFF] = "off"};
-	pcm_out_printf(&o, "background:      %s; %llu rounds, %llu cached objects "
-		       "returned, %llu pages purged, %llu wake-ups\n",
-		       bg_names[bg.state & 3], (unsigned long long)bg.rounds,
-		       (unsigned long long)bg.drained_objs,
-		       (unsigned long long)bg.purged_pages,
-		       (unsigned long long)bg.wakeups);
-	size_t hinted = 0, split = 0;
-	for (int z = 0; z < PCM_NR_ZONES; z++)
-		pcm_zone_thp_regions(&pcm_zones[z], &hinted, &split);
-	pcm_out_printf(&o, "THP policy:      %s (kernel %s); %zu regions of 2 MiB hinted "
-		       "for huge pages, %zu of them waiting to collapse\n",
-		       pcm_conf.thp == 0 ? "never" : pcm_conf.thp == 1 ? "madvise" : "always",
-		       pcm_conf_sys_thp() == 0 ? "never" : pcm_conf_sys_thp() == 1 ? "madvise" : "always",
-		       hinted, split);
-	pcm_out_printf(&o, "slabinfo:  class   size  order objs/slab  slabs  "
-		       "objs-out  refills  drains\n");
-	for (unsigned cls = 1; cls < PCM_NR_CLASSES && pcm_is_initialised(); cls++) {
-		struct pcm_class_totals s;
-		pcm_class_totals(cls, &s);
-		if (!s.slabs && !s.refills)
-			continue;
-		const struct pcm_class_info *ci = &pcm_class_info[cls];
-		pcm_out_printf(&o, "           %5u %6u %6u %9u %6zu %9zu %8llu %7llu\n",
-			       cls, ci->size, ci->order, ci->nobjs, s.slabs,
-			       s.objs_out, (unsigned long long)s.refills,
-			       (unsigned long long)s.drains);
-	}
-	for (int z = 0; z < PCM_NR_ZONES && pcm_is_initialised(); z++) {
-		struct pcm_zone_totals zt;
-		pcm_zone_totals(&pcm_zones[z], &zt);
-		const uint64_t *calls = zt.purge_calls_by, *pages = zt.purged_pages_by;
-		pcm_out_printf(&o, "buddyinfo %-5s (used %zu pages; free blocks by order):",
-			       z == PCM_ZONE_SLAB ? "slab" : "large", zt.used_pages);
-		for (int i = 0; i < PCM_NR_ORDERS; i++)
-			pcm_out_printf(&o, " %zu", zt.nr_free[i]);
-		pcm_out_printf(&o, "\n  purged (madvise calls/pages): budget %llu/%llu, "
-			       "decay %llu/%llu, trim %llu/%llu, background %llu/%llu\n",
-			       (unsigned long long)calls[PCM_PURGE_BUDGET],
-			       (unsigned long long)pages[PCM_PURGE_BUDGET],
-			       (unsigned long long)calls[PCM_PURGE_DECAY],
-			       (unsigned long long)pages[PCM_PURGE_DECAY],
-			       (unsigned long long)calls[PCM_PURGE_TRIM],
-			       (unsigned long long)pages[PCM_PURGE_TRIM],
-			       (unsigned long long)calls[PCM_PURGE_BACKGROUND],
-			       (unsigned long long)pages[PCM_PURGE_BACKGROUND]);
-	}
-	pcm_out_flush(&o);
-	errno = saved;
+	print_report(fd, 0);
+}
+
+void pcm_stats_print_json(int fd)
+{
+	print_report(fd, 1);
+}
+
+void pcm_stats_print_conf(int fd)
+{
+	print_report(fd, pcm_conf.stats == 2);
 }
 
 void pcm_malloc_stats_impl(void)
@@ -276,12 +345,14 @@ int pcm_malloc_info_impl(int options, FILE *fp)
 		free_bytes += nfree * ci->size;
 	}
 	size_t sys = st.resident - st.huge_allocated;
+	/* The most the heap has held ("max"), as glibc's max_system_mem. */
+	size_t peak_sys = st.resident_peak > sys ? st.resident_peak : sys;
 	pcm_out_printf(&o, "</sizes>\n<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n",
 		       st.cached_objects, st.cached_bytes);
 	pcm_out_printf(&o, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n",
 		       free_objs, free_bytes + (st.free_pages << PCM_PAGE_SHIFT));
 	pcm_out_printf(&o, "<system type=\"current\" size=\"%zu\"/>\n", sys);
-	pcm_out_printf(&o, "<system type=\"max\" size=\"%zu\"/>\n", st.mapped);
+	pcm_out_printf(&o, "<system type=\"max\" size=\"%zu\"/>\n", peak_sys);
 	pcm_out_printf(&o, "<aspace type=\"total\" size=\"%zu\"/>\n", st.mapped);
 	pcm_out_printf(&o, "<aspace type=\"mprotect\" size=\"%zu\"/>\n</heap>\n", st.mapped);
 	pcm_out_printf(&o, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n",
@@ -291,7 +362,7 @@ int pcm_malloc_info_impl(int options, FILE *fp)
 	pcm_out_printf(&o, "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n",
 		       st.huge_count, st.huge_allocated);
 	pcm_out_printf(&o, "<system type=\"current\" size=\"%zu\"/>\n", sys + st.huge_allocated);
-	pcm_out_printf(&o, "<system type=\"max\" size=\"%zu\"/>\n", st.mapped);
+	pcm_out_printf(&o, "<system type=\"max\" size=\"%zu\"/>\n", peak_sys);
 	pcm_out_printf(&o, "<aspace type=\"total\" size=\"%zu\"/>\n", st.mapped);
 	pcm_out_printf(&o, "<aspace type=\"mprotect\" size=\"%zu\"/>\n</malloc>\n", st.mapped);
 	pcm_out_flush(&o);

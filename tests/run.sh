@@ -96,6 +96,8 @@ if want link; then
 	run "link/wrapper" 120 env BUILD="$BUILD" bash tests/link/wrapper.sh
 	run "link/install" 300 env BUILD="$BUILD" bash tests/link/install.sh
 	run "link/prof" 300 env BUILD="$BUILD" PCMALLOC_LIB="$LIB" bash tests/link/prof.sh
+	run "link/stats report (JSON, signal, interval)" 300 env PCMALLOC_LIB="$LIB" bash tests/link/stats_report.sh
+	run "link/pcmstat" 300 env BUILD="$BUILD" bash tests/link/pcmstat.sh
 	# The library built with clang, under the same API tests.
 	if [ -f build-clang/libpcmalloc.so ]; then
 		for t in api_basic percpu mt_stress; do

@@ -14,7 +14,7 @@ vars=(BUILD="$BUILD" DESTDIR="$dest" PREFIX=/opt/pcm LIBDIR=/opt/pcm/lib64)
 make -s --no-print-directory "${vars[@]}" install
 (cd "$dest" && find . \( -type f -o -type l \) | sort) >"$dest.list"
 cat "$dest.list"
-expect=(./opt/pcm/bin/pcmalloc ./opt/pcm/include/pcmalloc.h ./opt/pcm/lib64/libpcmalloc.a
+expect=(./opt/pcm/bin/pcmalloc ./opt/pcm/bin/pcmstat ./opt/pcm/include/pcmalloc.h ./opt/pcm/lib64/libpcmalloc.a
 	./opt/pcm/lib64/libpcmalloc.so ./opt/pcm/lib64/libpcmalloc.so.1
 	./opt/pcm/lib64/libpcmalloc.so.1.0.0 ./opt/pcm/lib64/pkgconfig/pcmalloc.pc
 	./opt/pcm/share/man/man1/pcmalloc.1 ./opt/pcm/share/man/man1/pcmstat.1

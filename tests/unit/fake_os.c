@@ -259,3 +259,24 @@ int pcm_os_backtrace(void **pcs, int max)
 	(void)pcs, (void)max;
 	return 0;
 }
+
+uint64_t pcm_os_realtime_ns(void)
+{
+	return 0;
+}
+
+void pcm_os_futex_wait_shared(uint32_t *word, uint32_t val, uint64_t timeout_ns)
+{
+	(void)word, (void)val, (void)timeout_ns;
+}
+
+void pcm_os_futex_wake_shared(uint32_t *word)
+{
+	(void)word;
+}
+
+void *pcm_os_map_shared_page(const char *name, size_t size, void *at, int *fd_out)
+{
+	(void)name, (void)size, (void)at, (void)fd_out;
+	return NULL;
+}
