@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,8 +129,11 @@ static int names_state;
 
 void pcm_os_name(void *addr, size_t size, const char *name)
 {
+#ifndef PCM_NAMES_ALWAYS_TRY /* (to count, under strace, the calls a kernel
+				that names would get) */
 	if (__atomic_load_n(&names_state, __ATOMIC_RELAXED) < 0)
 		return;
+#endif
 	int saved = errno;
 	if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)addr, size,
 		  (unsigned long)name) == 0)
@@ -282,6 +286,13 @@ void *pcm_os_map_shared_page(const char *name, size_t size, void *at, int *fd_ou
 	return p;
 }
 
+uint64_t pcm_os_fd_id(int fd)
+{
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return 0;
+	return (uint64_t)st.st_ino ^ ((uint64_t)st.st_dev << 40);
+}
 
 
 uint64_t pcm_os_realtime_ns(void)

@@ -74,7 +74,9 @@ void pcm_os_futex_wake_shared(uint32_t *word);
  * NULL (replacing what is there); NULL on failure.  Its descriptor goes to
  * *fd_out: other processes of the user open it as /proc/PID/fd/N. */
 void *pcm_os_map_shared_page(const char *name, size_t size, void *at, int *fd_out);
-
+/* What file fd is now (inode and device), 0 if none: to tell whether a
+ * descriptor is still ours before closing it. */
+uint64_t pcm_os_fd_id(int fd);
 
 int pcm_os_gettid(void);
 uint64_t pcm_os_realtime_ns(void); /* CLOCK_REALTIME */

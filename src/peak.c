@@ -36,7 +36,10 @@ void pcm_peak_direct_add(ssize_t delta)
 
 void pcm_peak_arena_pages(size_t pages)
 {
-	size_t old = __atomic_exchange_n(&pcm_peaks.arena_pages, pages, __ATOMIC_RELAXED);
+	/* Plain loads and stores (zones race: the last writer wins, close
+	 * enough for an estimate); no locked instruction. */
+	size_t old = __atomic_load_n(&pcm_peaks.arena_pages, __ATOMIC_RELAXED);
+	__atomic_store_n(&pcm_peaks.arena_pages, pages, __ATOMIC_RELAXED);
 	if (pages > old)
 		note_resident();
 }

@@ -13,6 +13,7 @@
 
 static struct pcm_pub *pub;
 static int pub_fd = -1;
+static uint64_t pub_fd_id;     /* the program may close it and reuse the number */
 static int report_to = 2;
 static int writing;            /* one writer of the page at a time */
 static uint64_t next_report_ns; /* stats_interval */
@@ -77,8 +78,10 @@ void pcm_publish_init(int report_fd)
 	report_to = report_fd;
 	if (pcm_conf.stats_publish) {
 		pub = pcm_os_map_shared_page(PCM_PUB_NAME, PUB_SIZE, NULL, &pub_fd);
-		if (pub)
+		if (pub) {
 			page_header();
+			pub_fd_id = pcm_os_fd_id(pub_fd);
+		}
 	}
 	if (pcm_conf.stats_interval_ns)
 		next_report_ns = pcm_os_now_ns() + pcm_conf.stats_interval_ns;
@@ -99,8 +102,10 @@ void pcm_publish_after_fork_child(void)
 	 * stays where it was), and let go of the parent's descriptor. */
 	int fd = -1;
 	void *p = pcm_os_map_shared_page(PCM_PUB_NAME, PUB_SIZE, pub, &fd);
-	pcm_os_close(pub_fd);
+	if (pub_fd_id && pcm_os_fd_id(pub_fd) == pub_fd_id) /* still ours */
+		pcm_os_close(pub_fd);
 	pub_fd = fd;
+	pub_fd_id = p ? pcm_os_fd_id(fd) : 0;
 	if (!p) {
 		/* The parent's page may still be mapped here: never write it. */
 		pcm_os_unmap(pub, PUB_SIZE);

@@ -280,3 +280,9 @@ void *pcm_os_map_shared_page(const char *name, size_t size, void *at, int *fd_ou
 	(void)name, (void)size, (void)at, (void)fd_out;
 	return NULL;
 }
+
+uint64_t pcm_os_fd_id(int fd)
+{
+	(void)fd;
+	return 0;
+}
