@@ -65,7 +65,8 @@ struct pcmalloc_stats {
 	size_t committed;       /* of mapped, what is accessible (the rest of
 				   the arenas is reserved, PROT_NONE) */
 	size_t allocated_peak;  /* the most `allocated` was when sampled (at
-				   each statistics call, report or snapshot) */
+				   each statistics call, report or snapshot,
+				   and each background worker round) */
 	size_t resident_peak;   /* the most `resident` was (tracked as pages
 				   are handed out) */
 	size_t mapped_peak;     /* the most `mapped` was (exact) */

@@ -44,9 +44,12 @@ void pcm_publish_now(void)
 	__atomic_store_n(&writing, 0, __ATOMIC_RELEASE);
 }
 
-/* Runs in the background worker, or in a slow path without a lock. */
+/* Runs in the background worker (each round, every 250 ms while it has
+ * work), or in a slow path without a lock. */
 static void service(void)
 {
+	/* The allocated peak is sampled: here, and at each report. */
+	pcm_stats_sample_peaks();
 	if (pub && __atomic_load_n(&pub->req, __ATOMIC_ACQUIRE) !=
 		       __atomic_load_n(&pub->ack, __ATOMIC_RELAXED))
 		pcm_publish_now();
@@ -85,10 +88,8 @@ void pcm_publish_init(int report_fd)
 	}
 	if (pcm_conf.stats_interval_ns)
 		next_report_ns = pcm_os_now_ns() + pcm_conf.stats_interval_ns;
-	if (pub || pcm_conf.stats_signal || pcm_conf.stats_interval_ns)
-		pcm_background_set_service(service, pub ? &pub->wake : NULL,
-					   pub ? &pub->req : NULL, pub ? &pub->ack : NULL,
-					   pcm_conf.stats_interval_ns);
+	pcm_background_set_service(service, pub ? &pub->wake : NULL, pub ? &pub->req : NULL,
+				   pub ? &pub->ack : NULL, pcm_conf.stats_interval_ns);
 	if (pcm_conf.stats_signal && pcm_os_on_signal(pcm_conf.stats_signal, on_signal) != 0)
 		pcm_log("stats_signal: cannot catch signal %d", pcm_conf.stats_signal);
 }

@@ -113,8 +113,9 @@ void pcm_report_text(struct pcm_out *o, const struct pcm_snap *s)
 	}
 	pcm_out_puts(o,
 		"legend: MiB = 2^20 bytes; a page is 4 KiB.\n"
-		"  allocated  bytes in live allocations (usable sizes); its peak is the highest\n"
-		"             value seen by a statistics call (report, pcmstat, mallinfo2...)\n"
+		"  allocated  bytes in live allocations (usable sizes); its peak is the highest value\n"
+		"             sampled: at each statistics call (report, pcmstat, mallinfo2...) and\n"
+		"             each round of the background worker (every 250 ms while it runs)\n"
 		"  resident   estimate of the RAM held: arena pages in use or dirty, page\n"
 		"             descriptors, huge mappings, metadata; peak kept as pages are handed out\n"
 		"  mapped     address space taken from the OS (arenas are reserved 64 MiB at a time\n"
