@@ -833,7 +833,7 @@ unsigned pcm_percpu_fill(unsigned max, size_t *objs, size_t *bytes)
 	for (unsigned cid = 0; cid < n; cid++) {
 		char *r = region(cid);
 		size_t o = 0, b = 0;
-		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) == 2)
+		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) == REGION_READY)
 			for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
 				unsigned cur = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED) & 0xffff;
 				if (cur > begin_of[c]) {
