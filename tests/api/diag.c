@@ -138,7 +138,7 @@ static void run_case(const struct dcase *c, bool active)
 	REQUIRE(pipe(errp) == 0 && pipe(addrp) == 0);
 	pid_t pid = pcm_fork_crasher();
 	if (pid == 0) {
-		alarm(20);
+		alarm(PCM_HANG_SECS);
 		close(errp[0]);
 		close(addrp[0]);
 		void *bad = c->prepare();

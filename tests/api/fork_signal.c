@@ -57,7 +57,7 @@ static void child_in_handler(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGALRM);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	alarm(20);
+	alarm(PCM_HANG_SECS);
 	static const size_t sizes[] = {24, 200, 5000, 40000, 300000, 8 << 20};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -99,7 +99,7 @@ static void on_alarm(int sig)
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = SIG_DFL;
 		sigaction(SIGALRM, &sa, NULL);
-		alarm(10);
+		alarm(PCM_HANG_SECS);
 		in_child = 1;
 		errno = saved;
 		return;
@@ -240,7 +240,7 @@ int main(void)
 	sev.sigev_notify = SIGEV_SIGNAL;
 	sev.sigev_signo = SIGUSR2;
 	REQUIRE(timer_create(CLOCK_MONOTONIC, &sev, &wd) == 0);
-	struct itimerspec wdt = {{0, 0}, {280, 0}}; /* a hang, not slowness */
+	struct itimerspec wdt = {{0, 0}, {PCM_HANG_SECS, 0}}; /* a hang, not slowness */
 	REQUIRE(timer_settime(wd, 0, &wdt, NULL) == 0);
 
 	int want = pcm_quick() ? 40 : 300;

@@ -8,7 +8,7 @@
  * (and their pages) resident.  The main thread then makes no allocator call
  * at all: it polls its RSS (/proc/self/statm, read with read(2)) until RSS
  * is within a generous bound of what it held before, or a hang timeout
- * (120 s) expires.  Nothing is judged by time: a slow machine only polls
+ * (PCM_HANG_SECS / 2) expires.  Nothing is judged by time: a slow machine only polls
  * longer.  Skipped (passes) when pcmalloc is not active or its background
  * worker is turned off.  (No valgrind: RSS means nothing there.)
  */
@@ -77,7 +77,7 @@ int main(void)
 	long after_free = rss_kib(), now = after_free;
 	/* From here on: no allocator call until the verdict. */
 	struct timespec tick = {0, 50 * 1000 * 1000};
-	for (int i = 0; i < 2400 && now > base + BOUND_KIB; i++) {
+	for (int i = 0; i < PCM_HANG_SECS / 2 * 20 && now > base + BOUND_KIB; i++) {
 		nanosleep(&tick, NULL);
 		now = rss_kib();
 	}

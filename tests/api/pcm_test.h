@@ -410,6 +410,14 @@ static inline void *pcm_hide_ptr(void *p)
 	return p;
 }
 
+/* The only clock a test may use: a hang timeout, far above any plausible
+ * run on a slow or loaded machine (tests/run.sh kills a test after 900 s,
+ * so the test's own message comes first).  Tests are bounded by counts and
+ * never judge how long something took. */
+#define PCM_HANG_SECS 600
+
+/* Elapsed-time reading, for PCM_TEST_VERBOSE notes and for hang timeouts
+ * only. */
 static PCM_UNUSED double pcm_now(void)
 {
 	struct timespec ts;

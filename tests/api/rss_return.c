@@ -1,10 +1,11 @@
 /* pcm-test: no-valgrind no-debug */
 /* rss_return: memory goes back to the system.
  * Allocates ~1 GiB in 1 KiB objects (writing every byte), frees them all
- * (in a scattered order), then watches RSS for up to ~1 second (sleeping in
- * 100 ms steps, with one tiny malloc/free per step so an allocator that
- * purges lazily gets a chance).  When pcmalloc is active, RSS must fall
- * under a quarter of the peak (over the starting RSS).  A second round
+ * (in a scattered order), then watches RSS (sleeping in 100 ms steps, with
+ * one tiny malloc/free per step so an allocator that purges lazily gets a
+ * chance).  When pcmalloc is active, RSS must fall under a quarter of the
+ * peak (over the starting RSS) before a hang timeout (PCM_HANG_SECS / 4):
+ * how long that takes is not judged.  A second round
  * checks the memory is reusable and returned again.  Only asserted when
  * active: glibc gives no such guarantee (but happens to manage it here).
  * (No valgrind: RSS is meaningless there.  Under UBSan, in quick mode,
@@ -44,7 +45,9 @@ static bool round_trip(int round)
 	size_t limit = rss0 + grown / 4;
 	size_t rss = after_free;
 	double t0 = pcm_now();
-	while (rss > limit && pcm_now() - t0 < 1.05) {
+	/* glibc (not judged) need not return it: wait 2 s for it only. */
+	double hang = pcm_active() ? PCM_HANG_SECS / 4 : 2;
+	while (rss > limit && pcm_now() - t0 < hang) {
 		usleep(100 * 1000);
 		free(malloc(16));
 		rss = pcm_rss();
@@ -71,7 +74,7 @@ int main(void)
 		bool ok = round_trip(round);
 		if (pcm_active())
 			CHECKF(ok, "round %d: RSS not back under start + 1/4 of "
-				   "the growth within a second",
+				   "the growth before the hang timeout",
 			       round);
 		else if (!ok)
 			pcm_note("rss_return: RSS not returned (not asserted: "

@@ -20,7 +20,7 @@
 #   BLACKBOX_SKIP_ACTIVE_CHECK=1 do not require "pcmalloc statistics" on
 #                                stderr (only for validating the tests with
 #                                another allocator such as jemalloc)
-#   BLACKBOX_TIMEOUT=SECONDS     per-run time limit (default 120)
+#   BLACKBOX_TIMEOUT=SECONDS     per-run hang limit (default 900)
 #   BLACKBOX_KEEP_TMP=1          keep the temp dir (its path is printed)
 
 BB_NAME=${BB_NAME:-blackbox}
@@ -112,7 +112,7 @@ bb_run() {
 	fi
 	local rc=0 t0 t1
 	t0=$EPOCHREALTIME
-	(cd "$w" && exec /usr/bin/timeout -k 10 "${BLACKBOX_TIMEOUT:-120}" \
+	(cd "$w" && exec /usr/bin/timeout -k 10 "${BLACKBOX_TIMEOUT:-900}" \
 		/usr/bin/env -i "${envv[@]}" "$@") \
 		</dev/null >"$BB_TMP/$variant.out" 2>"$BB_TMP/$variant.err" || rc=$?
 	t1=$EPOCHREALTIME
@@ -144,7 +144,7 @@ bb_show_tail() {
 
 bb_status_msg() {
 	case "$1" in
-	124 | 137) echo "timed out after ${BLACKBOX_TIMEOUT:-120}s (status $1)" ;;
+	124 | 137) echo "timed out after ${BLACKBOX_TIMEOUT:-900}s (status $1)" ;;
 	0) echo "status 0" ;;
 	*)
 		if (($1 > 128)); then
