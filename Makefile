@@ -294,3 +294,4 @@ help:
 	@echo "make bench / bench-quick / bench-callgrind   the benchmark suite"
 
 -include bench/bench.mk
+include tests/tests.mk

@@ -23,6 +23,18 @@
 
 extern char **environ;
 
+/* A fault-injection build (fault.h) makes the memory calls below fail on a
+ * schedule, with the errno the kernel would give; no code otherwise. */
+#ifdef PCM_FAULT_INJECT
+#include "fault.h"
+#define FAULT(kind, err, ret, call) (PCM_OS_FAIL(kind) ? (errno = (err), (ret)) : (call))
+#define mmap(a, l, p, f, d, o) FAULT(PCM_FAULT_MMAP, ENOMEM, MAP_FAILED, mmap(a, l, p, f, d, o))
+#define mremap(...) FAULT(PCM_FAULT_MREMAP, ENOMEM, MAP_FAILED, mremap(__VA_ARGS__))
+#define madvise(a, l, adv) FAULT(PCM_FAULT_MADVISE, EAGAIN, -1, madvise(a, l, adv))
+#define mprotect(a, l, p) FAULT(PCM_FAULT_MPROTECT, ENOMEM, -1, mprotect(a, l, p))
+#define sbrk(n) FAULT(PCM_FAULT_BRK, ENOMEM, (void *)-1, sbrk(n))
+#endif
+
 static int addr_ok(void *p, size_t size)
 {
 	uintptr_t a = (uintptr_t)p;
