@@ -23,4 +23,33 @@ fault: fault-bins
 test: fault-bins
 clean: clean-attack
 clean-attack:
-	rm -rf $(FAULT_BUILD)
+	rm -rf $(FAULT_BUILD) build-fuzz build-tsan
+
+# ---- fuzzing ----
+# `make fuzz FUZZ_TIME=seconds` (default 600) runs the libFuzzer harness
+# tests/fuzz/fuzz_api.c; CI runs it for 60 s (.ci/run).  The library's
+# objects are built with clang, ASan, UBSan, coverage and the debug checks;
+# its C names are made local, so that ASan keeps malloc for libFuzzer and
+# the harness, which calls pcm_* entry points.
+FUZZ_BUILD := build-fuzz
+FUZZ_SAN := address,undefined
+FUZZ_CFLAGS := -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -fno-sanitize-recover=undefined \
+	-DPCM_DEBUG=3
+FUZZ_TIME ?= 600
+
+.PHONY: fuzz fuzz-bins
+fuzz-bins:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 \
+		EXTRA_CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_BUILD)/fuzz_api
+
+$(FUZZ_BUILD)/libpcmalloc-fuzz.a: $(FUZZ_BUILD)/libpcmalloc.a
+	objcopy --wildcard --keep-global-symbol='pcm_*' \
+		--keep-global-symbol='pcmalloc_*' $< $@
+
+$(FUZZ_BUILD)/fuzz_api: tests/fuzz/fuzz_api.c $(FUZZ_BUILD)/libpcmalloc-fuzz.a
+	clang -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread -Iinclude \
+		-fsanitize=fuzzer,$(FUZZ_SAN) -fno-sanitize-recover=undefined \
+		-o $@ $< $(FUZZ_BUILD)/libpcmalloc-fuzz.a -ldl
+
+fuzz: fuzz-bins
+	@FUZZ_TIME=$(FUZZ_TIME) bash tests/fuzz/run.sh $(FUZZ_BUILD)
