@@ -53,3 +53,15 @@ $(FUZZ_BUILD)/fuzz_api: tests/fuzz/fuzz_api.c $(FUZZ_BUILD)/libpcmalloc-fuzz.a
 
 fuzz: fuzz-bins
 	@FUZZ_TIME=$(FUZZ_TIME) bash tests/fuzz/run.sh $(FUZZ_BUILD)
+
+# ---- soak ----
+# `make soak SOAK_TIME=seconds` (default 600): tests/soak/soak.c, linked
+# with the release library.  Not part of make test or CI.
+SOAK_TIME ?= 600
+.PHONY: soak
+$(BUILD)/tests/soak/soak: tests/soak/soak.c $(BUILD)/libpcmalloc.a $(wildcard tests/api/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libpcmalloc.a -ldl
+
+soak: $(BUILD)/tests/soak/soak
+	SOAK_TIME=$(SOAK_TIME) $(BUILD)/tests/soak/soak
