@@ -56,24 +56,37 @@ static inline uint64_t span_mask(size_t idx, size_t end)
 	return (hi == 64 ? ~0ull : (1ull << hi) - 1) & (~0ull << (idx & 63));
 }
 
+/* A map word covers 64 pages, which may belong to blocks of different
+ * owners: purge() clears the bits of the blocks it took outside the zone
+ * lock while others set and clear theirs under it.  So every update is an
+ * atomic read-modify-write (a plain one could lose another's bit: a dirty
+ * page taken for clean, and calloc's memory not cleared), and every read
+ * an atomic load.  Relaxed: the bits of a block are its owner's. */
+static inline uint64_t map_word(const struct pcm_arena *a, size_t idx)
+{
+	return __atomic_load_n(&a->dirty_map[idx >> 6], __ATOMIC_RELAXED);
+}
+
 static size_t dirty_count(const struct pcm_arena *a, size_t idx, size_t n)
 {
 	size_t c = 0;
 	for (size_t e = idx + n; idx < e; idx = (idx & ~63ul) + 64)
-		c += (size_t)__builtin_popcountll(a->dirty_map[idx >> 6] & span_mask(idx, e));
+		c += (size_t)__builtin_popcountll(map_word(a, idx) & span_mask(idx, e));
 	return c;
 }
 
 static void dirty_set(struct pcm_arena *a, size_t idx, size_t n)
 {
 	for (size_t e = idx + n; idx < e; idx = (idx & ~63ul) + 64)
-		a->dirty_map[idx >> 6] |= span_mask(idx, e);
+		__atomic_fetch_or(&a->dirty_map[idx >> 6], span_mask(idx, e),
+				  __ATOMIC_RELAXED);
 }
 
 static void dirty_clear(struct pcm_arena *a, size_t idx, size_t n)
 {
 	for (size_t e = idx + n; idx < e; idx = (idx & ~63ul) + 64)
-		a->dirty_map[idx >> 6] &= ~span_mask(idx, e);
+		__atomic_fetch_and(&a->dirty_map[idx >> 6], ~span_mask(idx, e),
+				   __ATOMIC_RELAXED);
 }
 
 /* The next run of dirty pages in [*from, end): its start and length (0 when
@@ -82,8 +95,8 @@ static size_t next_dirty_run(const struct pcm_arena *a, size_t *from, size_t end
 			     size_t *start)
 {
 	size_t i = *from;
-	while (i < end && !(a->dirty_map[i >> 6] >> (i & 63) & 1)) {
-		if (!(a->dirty_map[i >> 6] >> (i & 63))) /* rest of the word clear */
+	while (i < end && !(map_word(a, i) >> (i & 63) & 1)) {
+		if (!(map_word(a, i) >> (i & 63))) /* rest of the word clear */
 			i = (i | 63) + 1;
 		else
 			i++;
@@ -93,7 +106,7 @@ static size_t next_dirty_run(const struct pcm_arena *a, size_t *from, size_t end
 		return 0;
 	}
 	*start = i;
-	while (i < end && (a->dirty_map[i >> 6] >> (i & 63) & 1))
+	while (i < end && (map_word(a, i) >> (i & 63) & 1))
 		i++;
 	*from = i;
 	return i - *start;
@@ -468,7 +481,8 @@ static struct pcm_page *zone_alloc(struct pcm_zone *z, unsigned order,
 		 * make it one huge page again (slab memory, hinted regions). */
 		size_t r = idx / REGION_PAGES;
 		uint32_t bit = 1u << r;
-		if (order < REGION_ORDER && (a->split_mask & bit) && (a->thp_mask & bit) &&
+		if (order < REGION_ORDER && (a->split_mask & bit) &&
+		    (__atomic_load_n(&a->thp_mask, __ATOMIC_RELAXED) & bit) &&
 		    a->region_used[r] >= DENSE_PAGES) {
 			a->split_mask &= ~bit;
 			collapse = (char *)a + (r << PCM_HUGEPAGE_SHIFT);

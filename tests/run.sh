@@ -3,8 +3,8 @@
 # "N passed, M failed".  Exit status is non-zero when anything failed.
 #
 #   BUILD       build directory (default build)
-#   PCM_SUITES  which suites: unit api modes link fastpath fault blackbox
-#               valgrind sanitizer ubsan debug (default all)
+#   PCM_SUITES  which suites: unit api modes link fastpath fault tsan
+#               blackbox valgrind sanitizer ubsan debug (default all)
 #
 # Tests judge correctness only (exact counts and contents), never speed.
 # The time limits below detect hangs: each is far above a run on a loaded
@@ -13,7 +13,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-SUITES=${PCM_SUITES:-"unit api modes link fastpath fault blackbox valgrind sanitizer ubsan debug"}
+SUITES=${PCM_SUITES:-"unit api modes link fastpath fault tsan blackbox valgrind sanitizer ubsan debug"}
 LIB=$PWD/$BUILD/libpcmalloc.so
 LOGS=$BUILD/test-logs
 HANG=900
@@ -117,6 +117,14 @@ fi
 # (build-fault: src/fault.h), with the debug checks on.
 if want fault; then
 	run "fault/fault_api" $HANG build-fault/tests/fault/fault_api
+fi
+
+# ThreadSanitizer over the allocator's internals, per-thread caches
+# (tests/tsan/suppressions.txt: the races by design, each explained).
+if want tsan; then
+	run "tsan/tsan_mt" $HANG env PCMALLOC_CONF=percpu:0 \
+		TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan/suppressions.txt" \
+		build-tsan/tsan_mt
 fi
 
 if want blackbox; then
