@@ -15,7 +15,12 @@
  *  - requests larger than RAM + swap (30 GiB, 64 GiB, 1 TiB above it) fail
  *    with ENOMEM as glibc's do, when the kernel's overcommit policy is the
  *    heuristic (0) or strict (2): malloc, calloc, memalign, aligned_alloc,
- *    posix_memalign (which returns ENOMEM and sets errno, as glibc does).
+ *    posix_memalign (which returns ENOMEM and sets errno, as glibc does);
+ *  - real exhaustion (a child under RLIMIT_AS): every allocation call -
+ *    malloc, calloc, realloc of NULL and growing, reallocarray, memalign,
+ *    aligned_alloc, posix_memalign, valloc, pvalloc and the __libc_ forms -
+ *    for small, large and huge blocks, called until it fails, fails with
+ *    NULL and ENOMEM, and works again once everything is freed.
  */
 #include "pcm_test.h"
 
@@ -356,6 +361,136 @@ static void test_heap_still_works(void)
 	free(o);
 }
 
+/* ---- real exhaustion: every allocation path under RLIMIT_AS ---- */
+
+enum { EX_MALLOC, EX_CALLOC, EX_REALLOC_NULL, EX_REALLOC_GROW, EX_REALLOCARRAY,
+       EX_MEMALIGN, EX_ALIGNED_ALLOC, EX_POSIX_MEMALIGN, EX_VALLOC, EX_PVALLOC,
+       EX_LIBC_MALLOC, EX_LIBC_CALLOC, EX_LIBC_MEMALIGN, EX_NR };
+static const char *const ex_name[EX_NR] = {
+	"malloc", "calloc", "realloc(NULL)", "realloc(grow)", "reallocarray",
+	"memalign", "aligned_alloc", "posix_memalign", "valloc", "pvalloc",
+	"__libc_malloc", "__libc_calloc", "__libc_memalign"};
+
+/* One call of kind k for n bytes: the block, or NULL with *err the errno
+ * (posix_memalign: its return value, which must equal errno). */
+static void *ex_call(int k, size_t n, int *err)
+{
+	void *p = NULL;
+	errno = 0;
+	switch (k) {
+	case EX_MALLOC: p = malloc(n); break;
+	case EX_CALLOC: p = calloc(1, n); break;
+	case EX_REALLOC_NULL: p = realloc(NULL, n); break;
+	case EX_REALLOC_GROW: {
+		/* a small block grown to n: on failure it stays */
+		void *volatile q = malloc(16); /* (volatile: kept after a failed realloc) */
+		if (!q) {
+			*err = errno;
+			return NULL;
+		}
+		p = realloc(q, n);
+		if (!p) {
+			int e = errno;
+			free(q);
+			errno = e;
+		}
+		break;
+	}
+	case EX_REALLOCARRAY: p = reallocarray(NULL, n / 8 + 1, 8); break;
+	case EX_MEMALIGN: p = memalign(256, n); break;
+	case EX_ALIGNED_ALLOC: p = aligned_alloc(4096, n); break;
+	case EX_POSIX_MEMALIGN: {
+		int (*volatile pm)(void **, size_t, size_t) = posix_memalign;
+		int rc = pm(&p, 64, n);
+		if (rc) {
+			*err = rc == errno ? rc : -rc; /* returned and set: the same */
+			return NULL;
+		}
+		break;
+	}
+	case EX_VALLOC: p = valloc(n); break;
+	case EX_PVALLOC: p = pvalloc(n); break;
+	case EX_LIBC_MALLOC: p = __libc_malloc(n); break;
+	case EX_LIBC_CALLOC: p = __libc_calloc(n, 1); break;
+	default: p = __libc_memalign(64, n); break;
+	}
+	*err = errno;
+	return p;
+}
+
+#define EX_MAX 16000000
+
+/* In a child whose address space ends 32 MiB above what it uses: for every
+ * kind of call and every kind of block (small, large run, huge mapping),
+ * allocate until it fails: the failure must be NULL with ENOMEM
+ * (posix_memalign returns ENOMEM and sets errno); then all is freed and the
+ * same call must succeed again. */
+static int exhaustion_child(void)
+{
+	static const size_t sizes[] = {24, 3000, 200000, 6 * PCM_MIB};
+	malloc_trim(0); /* what the parent freed is not headroom */
+	void **held = mmap(NULL, EX_MAX * sizeof(void *), PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (held == MAP_FAILED)
+		return 10;
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	size_t vm = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "VmSize:", 7))
+			vm = strtoul(line + 7, NULL, 10) * 1024;
+	if (f)
+		fclose(f);
+	struct rlimit rl = {vm + 32 * PCM_MIB, vm + 32 * PCM_MIB};
+	if (!vm || setrlimit(RLIMIT_AS, &rl) != 0)
+		return 11;
+	if (getenv("PCM_TEST_VERBOSE"))
+		fprintf(stderr, "api_errno: exhaustion child: VmSize %zu MiB\n", vm >> 20);
+	int bad = 0;
+	for (int k = 0; k < EX_NR; k++) {
+		for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+			size_t n = sizes[s], count = 0;
+			int err = 0;
+			void *p;
+			while (count < EX_MAX && (p = ex_call(k, n, &err)) != NULL)
+				held[count++] = p;
+			if (count == EX_MAX || err != ENOMEM) {
+				fprintf(stderr, "api_errno: %s(%zu) under RLIMIT_AS: %zu "
+						"calls, then errno %d, want NULL with ENOMEM\n",
+					ex_name[k], n, count, err);
+				bad = 1;
+			}
+			while (count)
+				free(held[--count]);
+			malloc_trim(0);
+			p = ex_call(k, n, &err);
+			if (!p) {
+				fprintf(stderr, "api_errno: %s(%zu) fails (errno %d) after "
+						"everything was freed\n", ex_name[k], n, err);
+				bad = 1;
+			}
+			free(p);
+		}
+	}
+	return bad;
+}
+
+static void test_exhaustion(void)
+{
+	if (pcm_quick()) /* sanitizer and valgrind runtimes map their own */
+		return;
+	fflush(NULL);
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0)
+		_exit(exhaustion_child());
+	int st;
+	REQUIRE(waitpid(pid, &st, 0) == pid);
+	CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "exhaustion child: %s %d", WIFEXITED(st) ? "exit" : "signal",
+	       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
 int main(void)
 {
 	pcm_test_begin("api_errno");
@@ -366,6 +501,7 @@ int main(void)
 	test_absurd();
 	test_failed_realloc();
 	test_heap_still_works();
+	test_exhaustion();
 	test_free_errno();
 	return pcm_done("api_errno");
 }

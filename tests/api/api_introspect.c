@@ -1,5 +1,8 @@
 /* api_introspect: glibc's introspection API, and pcmalloc's own.
- *  - malloc_stats() prints "Arena 0:", "system bytes", "in use bytes",
+ *  - malloc_stats() prints glibc's 8 lines in glibc's format ("Arena 0:",
+ *    system and in use bytes, "Total (incl. mmap):", the same with the
+ *    mappings, "max mmap regions", "max mmap bytes"), with figures that
+ *    count a mapping held; and "Arena 0:", "system bytes", "in use bytes",
  *    "Total (incl. mmap):" lines to stderr;
  *  - malloc_info(0, fp) writes "<malloc version=..." ... "</malloc>";
  *  - mallopt(M_MMAP_THRESHOLD, x) returns 1; malloc_trim(0) returns 0 or 1
@@ -72,6 +75,64 @@ static void test_malloc_stats(void)
 		CHECKF(has_line_starting(out, want[i]),
 		       "malloc_stats: no line starting with \"%s\" in:\n%s",
 		       want[i], out);
+	free(out);
+	free(hold);
+}
+
+/* glibc's malloc_stats() format, line by line (malloc/malloc.c,
+ * __malloc_stats, one arena): the 8 lines scripts parse.  Checked against
+ * glibc itself when the test runs without pcmalloc. */
+static void test_malloc_stats_format(void)
+{
+	size_t big = 8 * PCM_MIB; /* a direct mapping for glibc and pcmalloc */
+	char *hold = malloc(big);
+	REQUIRE(hold);
+	memset(hold, 1, 4096);
+	char *out = capture_stderr(call_malloc_stats, NULL);
+	static const char *const fmt[] = {
+		"Arena 0:",
+		"system bytes     = %10zu",
+		"in use bytes     = %10zu",
+		"Total (incl. mmap):",
+		"system bytes     = %10zu",
+		"in use bytes     = %10zu",
+		"max mmap regions = %10zu",
+		"max mmap bytes   = %10zu",
+	};
+	size_t v[8] = {0};
+	const char *line = out;
+	for (int i = 0; i < 8; i++) {
+		const char *nl = strchr(line, '\n');
+		CHECKF(nl != NULL, "malloc_stats: only %d lines:\n%s", i, out);
+		if (!nl)
+			break;
+		char want[64], got[256];
+		size_t len = (size_t)(nl - line) < sizeof got - 1 ? (size_t)(nl - line)
+								  : sizeof got - 1;
+		memcpy(got, line, len);
+		got[len] = 0;
+		if (strchr(fmt[i], '%')) {
+			snprintf(want, sizeof want, "%.19s", fmt[i]);
+			char rest[64];
+			CHECKF(strncmp(got, want, 19) == 0 && sscanf(got + 19, "%zu%63s", &v[i], rest) == 1 &&
+				       strlen(got) >= 29,
+			       "malloc_stats line %d is \"%s\", want glibc's \"%s\"", i + 1, got,
+			       fmt[i]);
+		} else {
+			CHECKF(strcmp(got, fmt[i]) == 0,
+			       "malloc_stats line %d is \"%s\", want \"%s\"", i + 1, got, fmt[i]);
+		}
+		line = nl + 1;
+	}
+	/* Totals include the mappings; the mapping held counts. */
+	CHECKF(v[4] >= v[1] && v[5] >= v[2],
+	       "malloc_stats: total (%zu system, %zu in use) below the arena's "
+	       "(%zu, %zu)", v[4], v[5], v[1], v[2]);
+	CHECKF(v[5] >= v[2] + big, "malloc_stats: in use incl. mmap %zu, arena %zu, "
+				   "with an %zu-byte mapping held", v[5], v[2], big);
+	CHECKF(v[6] >= 1 && v[7] >= big,
+	       "malloc_stats: max mmap regions %zu, max mmap bytes %zu with an "
+	       "%zu-byte mapping held", v[6], v[7], big);
 	free(out);
 	free(hold);
 }
@@ -409,6 +470,7 @@ int main(void)
 {
 	pcm_test_begin("api_introspect");
 	test_malloc_stats();
+	test_malloc_stats_format();
 	test_malloc_info();
 	test_mallopt_trim();
 	test_mallinfo2();

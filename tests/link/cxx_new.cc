@@ -2,6 +2,7 @@
 // operator new calls the new-handler, then throws std::bad_alloc (nothrow
 // forms return nullptr).  Built plain (run under LD_PRELOAD) and linked
 // with libpcmalloc.a.
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <dlfcn.h>
@@ -62,9 +63,20 @@ int main()
 
 	// Failure: nothrow returns nullptr; throwing form calls the handler
 	// (which removes itself), then throws bad_alloc.
+	// errno is ENOMEM, as with glibc's malloc under libstdc++'s new.
 	size_t huge = size_t(1) << 62;
+	errno = 0;
 	void *n = ::operator new(huge, std::nothrow);
-	CHECK(n == nullptr);
+	CHECK(n == nullptr && errno == ENOMEM);
+	errno = 0;
+	n = ::operator new[](huge, std::nothrow);
+	CHECK(n == nullptr && errno == ENOMEM);
+	errno = 0;
+	n = ::operator new(huge, std::align_val_t(64), std::nothrow);
+	CHECK(n == nullptr && errno == ENOMEM);
+	errno = 0;
+	n = ::operator new[](huge, std::align_val_t(4096), std::nothrow);
+	CHECK(n == nullptr && errno == ENOMEM);
 	std::set_new_handler(handler);
 	bool threw = false;
 	try {
