@@ -342,7 +342,11 @@ uint64_t pcm_os_random(void)
 void pcm_os_write(int fd, const char *buf, size_t len)
 {
 	while (len) {
-		ssize_t n = write(fd, buf, len);
+		/* The system call itself, not write(): that is a cancellation
+		 * point, and malloc_stats() (like glibc's) must not be one: a
+		 * thread cancelled there would lose the report, or unwind with
+		 * a lock held. */
+		ssize_t n = syscall(SYS_write, fd, buf, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
