@@ -85,3 +85,11 @@ tsan: tsan-bins
 	@PCM_SUITES=tsan bash tests/run.sh
 
 test: tsan-bins
+
+# ---- glibc's own malloc tests ----
+# `make glibc-tests GLIBC_SRC=.../glibc-2.36`: 25 of glibc 2.36's malloc
+# tests built against a shim of its test support, run with glibc's malloc
+# and under pcmalloc (tests/glibc/run.sh).  Not in make test.
+.PHONY: glibc-tests
+glibc-tests: lib
+	@bash tests/glibc/run.sh
