@@ -47,11 +47,24 @@ int create_temp_file(const char *base, char **filename)
 	if (asprintf(&name, "/tmp/%sXXXXXX", base) < 0) FAIL_EXIT1("asprintf");
 	int fd = mkstemp(name);
 	if (fd < 0) FAIL_EXIT1("mkstemp: %m");
-	unlink(name);
-	if (filename) *filename = name; else free(name);
+	add_temp_file(name);
+	if (filename) *filename = xstrdup(name);
 	return fd;
 }
-void add_temp_file(const char *n) { (void)n; }
+/* Temporary files are removed at exit (by the process that made them). */
+static char *temp_names[64];
+static int temp_count;
+static pid_t temp_owner;
+static void remove_temp_files(void)
+{
+	if (getpid() != temp_owner) return;
+	for (int i = 0; i < temp_count; i++) unlink(temp_names[i]);
+}
+void add_temp_file(const char *n)
+{
+	if (temp_count == 0) { temp_owner = getpid(); atexit(remove_temp_files); }
+	if (temp_count < 64) temp_names[temp_count++] = xstrdup(n);
+}
 void write_message(const char *m) { ssize_t r = write(2, m, strlen(m)); (void)r; }
 
 int support_test_main(int argc, char **argv, int (*fn)(void), int timeout)
