@@ -130,9 +130,15 @@ extern void *__interceptor_realloc(void *, size_t) __attribute__((weak));
 extern void *__interceptor_memalign(size_t, size_t) __attribute__((weak));
 extern size_t __interceptor_malloc_usable_size(const void *) __attribute__((weak));
 
-/* A sanitizer whose malloc pcmalloc can hand every call to. */
+/* A sanitizer whose malloc pcmalloc can hand every call to.  Not in the
+ * builds that put pcmalloc itself under a sanitizer (make fuzz, make tsan:
+ * PCM_SANITIZER_BUILD), where the sanitizer keeps malloc and the test
+ * calls the pcm_* entry points. */
 static int sanitizer_heap(void)
 {
+#ifdef PCM_SANITIZER_BUILD
+	return 0;
+#endif
 	return (__asan_init || __tsan_init || __msan_init || __hwasan_init ||
 		__lsan_init) &&
 	       __interceptor_malloc && __interceptor_free && __interceptor_calloc &&

@@ -34,7 +34,7 @@ clean-attack:
 FUZZ_BUILD := build-fuzz
 FUZZ_SAN := address,undefined
 FUZZ_CFLAGS := -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -fno-sanitize-recover=undefined \
-	-DPCM_DEBUG=3
+	-DPCM_DEBUG=3 -DPCM_SANITIZER_BUILD
 FUZZ_TIME ?= 600
 
 # The static library with only pcmalloc's own names global (for programs
@@ -76,7 +76,7 @@ TSAN_BUILD := build-tsan
 .PHONY: tsan tsan-bins
 tsan-bins:
 	@$(MAKE) --no-print-directory BUILD=$(TSAN_BUILD) CC=clang OPT=-O1 \
-		EXTRA_CFLAGS="-fsanitize=thread" $(TSAN_BUILD)/tsan_mt
+		EXTRA_CFLAGS="-fsanitize=thread -DPCM_SANITIZER_BUILD" $(TSAN_BUILD)/tsan_mt
 
 $(TSAN_BUILD)/tsan_mt: tests/tsan/tsan_mt.c $(TSAN_BUILD)/libpcmalloc-pcm.a
 	$(SAN_CC) -fsanitize=thread -o $@ $^ -ldl

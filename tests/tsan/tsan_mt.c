@@ -199,6 +199,14 @@ int main(void)
 {
 	for (int i = 0; i < THREADS; i++)
 		pthread_mutex_init(&q[i].lock, NULL);
+	/* pcmalloc itself serves these calls (it does not step aside for the
+	 * sanitizer in this build). */
+	void *probe = pcm_malloc(100);
+	if (!probe || !pcmalloc_owns(probe)) {
+		fprintf(stderr, "tsan_mt: pcm_malloc is not served by pcmalloc\n");
+		return 1;
+	}
+	pcm_free(probe);
 	/* Enough held for the background worker to start (16 MiB). */
 	void *hold[6];
 	for (int i = 0; i < 6; i++) {
