@@ -224,14 +224,16 @@ void pcm_os_collapse(void *addr, size_t size)
 	madvise(addr, size, 25 /* MADV_COLLAPSE */);
 }
 
-/* Reads a small file (sysfs) into buf, NUL-terminated: its length, or -1. */
+/* Reads a small file (sysfs) into buf, NUL-terminated: its length, or -1.
+ * System calls, not open/read/close: those are cancellation points, and
+ * this runs inside malloc_stats(), which must not be one. */
 static ssize_t read_small_file(const char *path, char *buf, size_t cap)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t n = read(fd, buf, cap - 1);
-	close(fd);
+	ssize_t n = syscall(SYS_read, fd, buf, cap - 1);
+	syscall(SYS_close, fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
