@@ -144,7 +144,7 @@ if want valgrind; then
 	# off, freed blocks held back.  Tests of pcmalloc's own accounting run
 	# with that off (valgrind:0), which puts pcmalloc's own code (caches,
 	# background worker) under memcheck as it runs outside valgrind.
-	plain=" api_introspect api_realloc mt_stress percpu thread_churn trim_race "
+	plain=" api_introspect api_realloc mt_stress percpu stats_json thread_churn trim_race "
 	for src in tests/api/*.c; do
 		has_marker "$src" no-valgrind && continue
 		n=$(basename "$src" .c)
