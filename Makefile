@@ -165,7 +165,15 @@ LINK_BINS := $(BUILD)/tests/link/static_full $(BUILD)/tests/link/cxx_new \
 	$(BUILD)/tests/link/prof_sites $(BUILD)/tests/link/prof_sites.static \
 	$(BUILD)/tests/tools/live
 
-test-bins: lib $(BUILD)/pcmalloc $(BUILD)/pcmstat $(UNIT_BINS) $(API_STATIC) $(API_PLAIN) $(LINK_BINS)
+# The heap-misuse suite (issue 9): run under LD_PRELOAD, built at -O1 so
+# that the misuses stay in the program.
+$(BUILD)/tests/misuse/misuse: tests/misuse/misuse.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -std=gnu++17 -O1 -g -Wall -Wextra -Werror -Wno-mismatched-new-delete \
+		-Wno-use-after-free -o $@ $< -ldl
+
+test-bins: lib $(BUILD)/pcmalloc $(BUILD)/pcmstat $(UNIT_BINS) $(API_STATIC) $(API_PLAIN) $(LINK_BINS) \
+	$(BUILD)/tests/misuse/misuse
 
 # Other tools in the process (tests/tools): memcheck on a program linked with
 # libpcmalloc.a (with the shared libc, and fully static), and programs

@@ -54,8 +54,7 @@ PCM_EXPORT size_t pcm_usable_size(const void *p)
 
 PCM_EXPORT void pcm_free_sized(void *p, size_t size)
 {
-	(void)size;
-	pcm_free_fast(p);
+	pcm_free_sized_fast(p, size, "free_sized");
 }
 
 PCM_EXPORT int pcmalloc_owns(const void *p)
@@ -117,8 +116,7 @@ static void *pcm_reallocarray(void *p, size_t nmemb, size_t size)
 
 static void pcm_free_aligned_sized(void *p, size_t align, size_t size)
 {
-	(void)align, (void)size;
-	pcm_free_fast(p);
+	pcm_free_sized_slow(p, size, align, "free_aligned_sized");
 }
 
 static int pcm_malloc_trim(size_t pad)
@@ -231,8 +229,12 @@ static void cxx_delete(void *p)
 
 static void cxx_delete_sized(void *p, size_t n)
 {
-	(void)n;
-	pcm_free_fast(p);
+	pcm_free_sized_fast(p, n, "operator delete");
+}
+
+static void cxx_delete_sized_aligned(void *p, size_t n, size_t align)
+{
+	pcm_free_sized_slow(p, n, align, "operator delete");
 }
 
 static void cxx_delete_2(void *p, size_t a)
@@ -274,8 +276,8 @@ void _ZdaPvRKSt9nothrow_t(void *, size_t) ALIAS(cxx_delete_2);
 void _ZdlPvSt11align_val_t(void *, size_t) ALIAS(cxx_delete_2);
 void _ZdaPvSt11align_val_t(void *, size_t) ALIAS(cxx_delete_2);
 /* delete(void*, size_t, align_val_t) */
-void _ZdlPvmSt11align_val_t(void *, size_t, size_t) ALIAS(cxx_delete_3);
-void _ZdaPvmSt11align_val_t(void *, size_t, size_t) ALIAS(cxx_delete_3);
+void _ZdlPvmSt11align_val_t(void *, size_t, size_t) ALIAS(cxx_delete_sized_aligned);
+void _ZdaPvmSt11align_val_t(void *, size_t, size_t) ALIAS(cxx_delete_sized_aligned);
 /* delete(void*, align_val_t, nothrow_t const&) */
 void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *, size_t, size_t)
 	ALIAS(cxx_delete_3);

@@ -15,6 +15,7 @@
 #include "reentry.h"
 #include "slab.h"
 #include "vg.h"
+#include "zero.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -208,9 +209,13 @@ PCM_NOINLINE void *pcm_malloc_slow(size_t n, unsigned cls)
 	if (likely(cls) && pcm_tc.state == PCM_CACHE_THREAD)
 		return pcm_cache_miss(cls);
 	pcm_background_check(1);
+	if (unlikely(n == 0) && !pcm_reentered()) { /* class 0: see zero.h */
+		pcm_init();
+		return pcm_zero_alloc();
+	}
 	if (n <= PCM_CLASS_MAX) {
 		if (pcm_reentered()) /* calloc clears the whole class size */
-			return pcm_reentry_alloc(pcm_class_size(pcm_size_class(n)),
+			return pcm_reentry_alloc(pcm_class_size(pcm_size_class(n ? n : 1)),
 						 PCM_MIN_ALIGN);
 		pcm_init();
 		/* With cls known, the fast path has just tried the cache.
@@ -245,6 +250,8 @@ PCM_NOINLINE void pcm_free_slow(void *p)
 		 * is left undone (the block leaks). */
 		if (!a && p)
 			pcm_reentry_free(p);
+	} else if (a && unlikely(pcm_zero_arena(a))) {
+		pcm_zero_free("free", p);
 	} else if (a) {
 		struct pcm_page *pg = pcm_page_of(a, p);
 		if (pg->cls) /* the fast path found p off an object's start */
@@ -269,6 +276,53 @@ PCM_NOINLINE void pcm_free_slow(void *p)
 	errno = saved;
 }
 
+/* ---- sized free ---- */
+
+PCM_COLD static void bad_size(const char *call, const void *p, size_t n,
+			      size_t align, size_t have)
+{
+	if (align)
+		pcm_fatal("%s(): size %zu (alignment %zu) does not fit the block at "
+			  "%p (%zu usable bytes)", call, n, align, p, have);
+	pcm_fatal("%s(): size %zu does not fit the block at %p (%zu usable "
+		  "bytes)", call, n, p, have);
+}
+
+/* Whether n bytes aligned to align (0: not given) fit block p, then the
+ * free.  A block's usable size is what its request rounds up to: a slab
+ * object's class, a run's or a mapping's pages. */
+PCM_NOINLINE void pcm_free_sized_slow(void *p, size_t n, size_t align,
+				      const char *call)
+{
+	struct pcm_arena *a = pcm_arena_of(p);
+	if (p && !pcm_reentered() && pcm_is_initialised()) {
+		size_t pages = pcm_align_up(n ? n : 1, PCM_PAGE_SIZE) >> PCM_PAGE_SHIFT;
+		if (a && pcm_zero_arena(a)) {
+			if (n)
+				bad_size(call, p, n, align, 0);
+		} else if (a) {
+			struct pcm_page *pg = pcm_page_of(a, p);
+			unsigned cls = pcm_small_class_of(call, a, p);
+			if (cls) {
+				if (cls != pcm_size_class(n) &&
+				    (align <= PCM_MIN_ALIGN ||
+				     cls != pcm_size_class_aligned(n, align)))
+					bad_size(call, p, n, align, pcm_class_size(cls));
+			} else {
+				pg = pcm_large_check(call, p, pg);
+				if (pg->run_pages != pages)
+					bad_size(call, p, n, align,
+						 pg->run_pages << PCM_PAGE_SHIFT);
+			}
+		} else {
+			struct pcm_huge *h = pcm_huge_find(p);
+			if (h && h->ptr == p && h->size != pages << PCM_PAGE_SHIFT)
+				bad_size(call, p, n, align, h->size);
+		}
+	}
+	pcm_free_fast(p);
+}
+
 /* ---- the rest of the API ---- */
 
 void *pcm_calloc_impl(size_t nmemb, size_t size)
@@ -281,6 +335,8 @@ void *pcm_calloc_impl(size_t nmemb, size_t size)
 	size_t n;
 	if (unlikely(__builtin_mul_overflow(nmemb, size, &n)))
 		return enomem();
+	if (n == 0)
+		return pcm_malloc_fast(0);
 	pcm_init(); /* before the class tables are read */
 	unsigned cls = pcm_size_class(n);
 	/* Large classes too would come dirty from the caches; the run path
@@ -298,11 +354,18 @@ void *pcm_calloc_impl(size_t nmemb, size_t size)
 	return alloc_big(n, PCM_PAGE_SIZE, 1);
 }
 
-/* Usable size of a live allocation p (checked), naming `call` if invalid. */
-static size_t usable(const char *call, const void *p, struct pcm_huge **hp)
+/* Usable size of a live allocation p (checked), naming `call` if invalid;
+ * 0 for memory that is not ours, and for a zero-size block (*zero set). */
+static size_t usable(const char *call, const void *p, struct pcm_huge **hp,
+		     int *zero)
 {
 	struct pcm_arena *a = pcm_arena_of(p);
 	*hp = NULL;
+	*zero = a && pcm_zero_arena(a);
+	if (*zero) {
+		pcm_zero_check(call, p);
+		return 0;
+	}
 	if (a) {
 		unsigned cls = pcm_small_class_of(call, a, p);
 		if (cls)
@@ -336,12 +399,13 @@ void *pcm_realloc_impl(void *p, size_t n)
 		return NULL;
 	}
 	struct pcm_huge *h;
-	size_t old = usable("realloc", p, &h);
-	if (!old)
+	int zero;
+	size_t old = usable("realloc", p, &h, &zero);
+	if (!old && !zero)
 		return foreign(NEXT_REALLOC, "realloc", p, n);
 	if (n > PTRDIFF_MAX)
 		return enomem();
-	struct pcm_arena *a = pcm_arena_of(p);
+	struct pcm_arena *a = zero ? NULL : pcm_arena_of(p);
 	if (a) {
 		struct pcm_page *pg = pcm_page_of(a, p);
 		if (pg->cls) {
@@ -452,8 +516,9 @@ size_t pcm_usable_size_impl(const void *p)
 	if (!p)
 		return 0;
 	struct pcm_huge *h;
-	size_t n = usable("malloc_usable_size", p, &h);
-	if (!n)
+	int zero;
+	size_t n = usable("malloc_usable_size", p, &h, &zero);
+	if (!n && !zero)
 		return (size_t)foreign(NEXT_USABLE, "malloc_usable_size", (void *)p, 0);
 	return n;
 }

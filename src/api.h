@@ -30,6 +30,23 @@ int pcm_owns_impl(const void *p);
 int pcm_trim_impl(size_t pad);
 int pcm_mallopt_impl(int param, int value);
 
+/* Sized deallocation (free_sized, free_aligned_sized, sized operator
+ * delete): a size that does not fit the block is diagnosed.  The inline
+ * part accepts a slab object whose class is the size's; everything else
+ * (other blocks, a mismatch, alignments) is checked by the slow part. */
+void pcm_free_sized_slow(void *p, size_t n, size_t align, const char *call);
+
+PCM_INLINE void pcm_free_sized_fast(void *p, size_t n, const char *call)
+{
+	struct pcm_arena *a = pcm_arena_of(p);
+	unsigned cls = pcm_size_class(n);
+	if (likely(a && cls && pcm_page_of(a, p)->cls == cls)) {
+		pcm_free_fast(p);
+		return;
+	}
+	pcm_free_sized_slow(p, n, 0, call);
+}
+
 /* operator new: retry through the new-handler, then throw bad_alloc (or
  * return NULL for the nothrow forms). */
 void *pcm_new_impl(size_t n, size_t align, int nothrow);

@@ -34,6 +34,7 @@ static inline int abandoned(const struct pcm_zone *z, const struct pcm_arena *a)
 }
 
 #define REGION_PAGES (PCM_HUGEPAGE_SIZE >> PCM_PAGE_SHIFT) /* 512 */
+#define COMMIT_PAGES (REGION_PAGES / 2)
 #define REGION_ORDER 9                                    /* one huge page */
 #define DENSE_PAGES (REGION_PAGES * 3 / 4) /* a region worth a huge page */
 
@@ -294,13 +295,17 @@ size_t pcm_zones_release_free(void)
 }
 
 /* Commits more of arena a, enough for a block of `order` past its frontier
- * (in whole 2 MiB regions), and frees it into zone z: 1 on success.  Zone
- * lock held. */
+ * (in steps), and frees it into zone z: 1 on success.  Zone
+ * lock held.  While the zone uses less than a huge page the step is half
+ * of one, so that in a small heap memory 1 MiB past the last block is
+ * inaccessible (a wild write faults); then whole 2 MiB regions, which the
+ * kernel can back with a huge page when they are first touched. */
 static int extend(struct pcm_zone *z, struct pcm_arena *a, unsigned order)
 {
 	size_t start = a->frontier, bsize = 1ul << order;
 	size_t end = ((start + bsize - 1) & ~(bsize - 1)) + bsize;
-	end = (end + REGION_PAGES - 1) & ~(size_t)(REGION_PAGES - 1);
+	size_t step = z->used_pages < REGION_PAGES ? COMMIT_PAGES : REGION_PAGES;
+	end = (end + step - 1) & ~(step - 1);
 	if (end > PCM_ARENA_PAGES) /* the rest: it may complete a block */
 		end = PCM_ARENA_PAGES;
 	if (end <= start)

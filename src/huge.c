@@ -99,6 +99,44 @@ static void hint(void *p, size_t size)
 		pcm_os_hugepage(p, size, 1);
 }
 
+/* Inaccessible gaps around each mapping, where the address space next to it
+ * is free (a neighbour is never touched): a wild write or a scan just past
+ * a huge block, or just before it, faults. */
+#define GUARD (1u << 20)
+
+/* The gap after h's mapping again, after its end moved (when the address
+ * space there is still free). */
+static void guard_hi_add(struct pcm_huge *h)
+{
+	h->guard_hi = pcm_os_guard((char *)h->ptr + h->size, GUARD) == 0 ? GUARD : 0;
+}
+
+static void guard_hi_drop(struct pcm_huge *h)
+{
+	if (h->guard_hi)
+		pcm_os_unmap((char *)h->ptr + h->size, h->guard_hi);
+	h->guard_hi = 0;
+}
+
+/* Unmaps a mapping with its gaps. */
+static void unmap_block(void *p, size_t len, size_t lo, size_t hi)
+{
+	pcm_os_unmap((char *)p - lo, lo + len + hi);
+}
+
+/* A mapping for h of len bytes aligned to align, with its gaps when the
+ * address space allows (ulimit -v), else without. */
+static void *map_block(struct pcm_huge *h, size_t len, size_t align)
+{
+	void *p = pcm_os_map_guarded(len, align, GUARD);
+	if (p) {
+		h->guard_lo = h->guard_hi = GUARD;
+		return p;
+	}
+	h->guard_lo = h->guard_hi = 0;
+	return pcm_os_map_aligned(len, align);
+}
+
 static void account(ssize_t dcount, ssize_t dbytes)
 {
 	count += (size_t)dcount;
@@ -120,7 +158,7 @@ void *pcm_huge_alloc(size_t size, size_t align)
 	struct pcm_huge *h = pcm_meta_alloc();
 	if (!h)
 		return NULL;
-	void *p = pcm_os_map_aligned(len, align);
+	void *p = map_block(h, len, align);
 	if (!p) {
 		pcm_meta_free(h);
 		return NULL;
@@ -136,7 +174,7 @@ void *pcm_huge_alloc(size_t size, size_t align)
 		account(1, (ssize_t)len);
 	pcm_unlock(&lock);
 	if (!ok) {
-		pcm_os_unmap(p, len);
+		unmap_block(p, len, h->guard_lo, h->guard_hi);
 		pcm_meta_free(h);
 		return NULL;
 	}
@@ -154,7 +192,7 @@ void pcm_huge_free(struct pcm_huge *h)
 	__atomic_store_n(&graveyard[g].len, len, __ATOMIC_RELAXED);
 	__atomic_store_n(&graveyard[g].ptr, (uintptr_t)p, __ATOMIC_RELEASE);
 	pcm_unlock(&lock);
-	pcm_os_unmap(p, len);
+	unmap_block(p, len, h->guard_lo, h->guard_hi);
 	pcm_meta_free(h);
 }
 
@@ -173,6 +211,7 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
 	pcm_lock(&lock);
 	int ok = make_leaves(old, len);
 	pcm_unlock(&lock);
+	guard_hi_drop(h); /* it moves with the block's end */
 	if (ok && pcm_os_remap_inplace(old, old_len, len) == 0) {
 		pcm_lock(&lock);
 		if (len < old_len) /* forget the chunks given back */
@@ -181,15 +220,21 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
 		h->size = len;
 		account(0, (ssize_t)len - (ssize_t)old_len);
 		pcm_unlock(&lock);
+		guard_hi_add(h);
 		return old;
 	}
-	if (len < old_len)
+	if (len < old_len) {
+		guard_hi_add(h);
 		return NULL;
+	}
 	/* Move to a fresh aligned reservation, registered before the move so
 	 * that failing to register leaves the block where it was. */
-	void *dst = pcm_os_map_aligned(len, h->align);
-	if (!dst)
-		return NULL; /* (the mapping moved onto it keeps its name) */
+	struct pcm_huge moved = *h;
+	void *dst = map_block(&moved, len, h->align);
+	if (!dst) {
+		guard_hi_add(h);
+		return NULL;
+	}
 	pcm_lock(&lock);
 	ok = set_range(dst, len, h); /* dst is ours: a fresh reservation */
 	pcm_unlock(&lock);
@@ -198,7 +243,8 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
 		if (ok)
 			set_range(dst, len, NULL);
 		pcm_unlock(&lock);
-		pcm_os_unmap(dst, len);
+		unmap_block(dst, len, moved.guard_lo, moved.guard_hi);
+		guard_hi_add(h);
 		return NULL;
 	}
 	hint(dst, len);
@@ -208,6 +254,10 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
 	h->size = len;
 	account(0, (ssize_t)len - (ssize_t)old_len);
 	pcm_unlock(&lock);
+	/* The old block's pages moved; its gap before stays behind. */
+	unmap_block(old, 0, h->guard_lo, 0);
+	h->guard_lo = moved.guard_lo;
+	h->guard_hi = moved.guard_hi;
 	return dst;
 }
 

@@ -198,6 +198,49 @@ int pcm_os_brk_shrink(void *start, size_t size)
 	return sbrk(-(intptr_t)size) == (void *)-1 ? -1 : 0;
 }
 
+void *pcm_os_map_guarded(size_t size, size_t align, size_t guard)
+{
+	if (align < PCM_PAGE_SIZE)
+		align = PCM_PAGE_SIZE;
+	size_t span = size + align - PCM_PAGE_SIZE + 2 * guard;
+	if (span < size)
+		return NULL;
+	char *raw = mmap(NULL, span, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	uintptr_t start = ((uintptr_t)raw + guard + align - 1) & ~(align - 1);
+	/* The block itself is committed as the overcommit policy sees fit;
+	 * the gaps stay reserved without commitment. */
+	if (!addr_ok((void *)start, size + guard) ||
+	    mmap((void *)start, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+		munmap(raw, span);
+		return NULL;
+	}
+	size_t head = start - guard - (uintptr_t)raw;
+	size_t tail = span - head - 2 * guard - size;
+	if (head)
+		munmap(raw, head);
+	if (tail)
+		munmap((char *)start + size + guard, tail);
+	return (void *)start;
+}
+
+int pcm_os_guard(void *addr, size_t size)
+{
+	if (!addr || !addr_ok(addr, size))
+		return -1;
+	void *p = mmap(addr, size, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+		       -1, 0);
+	if (p == addr)
+		return 0;
+	if (p != MAP_FAILED) /* an old kernel took it as a hint */
+		munmap(p, size);
+	return -1;
+}
+
 int pcm_os_remap_inplace(void *addr, size_t old_size, size_t new_size)
 {
 	return mremap(addr, old_size, new_size, 0) == MAP_FAILED ? -1 : 0;

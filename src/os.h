@@ -42,6 +42,14 @@ void *pcm_os_brk_grow(size_t size, size_t align);
  * 0 on success. */
 int pcm_os_brk_shrink(void *start, size_t size);
 
+/* size bytes aligned to align, read-write, between two inaccessible gaps
+ * of `guard` bytes (page multiple) that are part of the same reservation:
+ * free all three with pcm_os_unmap.  NULL on failure. */
+void *pcm_os_map_guarded(size_t size, size_t align, size_t guard);
+/* Reserves [addr, addr+size) inaccessible (a guard gap) if nothing is
+ * mapped there: 0 when placed, -1 (nothing changed) otherwise. */
+int pcm_os_guard(void *addr, size_t size);
+
 /* Resizes a mapping in place: 0 on success. */
 int pcm_os_remap_inplace(void *addr, size_t old_size, size_t new_size);
 /* Moves a mapping onto dst (a mapping of new_size bytes, which it replaces):

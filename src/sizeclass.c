@@ -96,6 +96,7 @@ void pcm_sizeclass_init(void)
 				  "classes at %zu bytes", n);
 	fill_table(pcm_class_mid, PCM_SMALL_MAX >> 7, 7);
 	fill_table(pcm_class_large, PCM_CLASS_MAX >> 12, 12);
+	pcm_class_small[0] = 0; /* malloc(0): the slow path's zero region */
 }
 
 unsigned pcm_size_class_aligned(size_t n, size_t align)

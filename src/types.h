@@ -150,6 +150,7 @@ struct pcm_huge {
 	void *ptr;       /* what the user got */
 	size_t size;     /* mapping length, page multiple */
 	size_t align;    /* alignment the mapping keeps on remap */
+	uint32_t guard_lo, guard_hi; /* inaccessible gaps placed around it */
 };
 
 #endif

@@ -4,7 +4,7 @@
 #
 #   BUILD       build directory (default build)
 #   PCM_SUITES  which suites: unit api modes link fastpath fault tsan
-#               blackbox valgrind sanitizer ubsan debug (default all)
+#               misuse blackbox valgrind sanitizer ubsan debug (default all)
 #
 # Tests judge correctness only (exact counts and contents), never speed.
 # The time limits below detect hangs: each is far above a run on a loaded
@@ -13,7 +13,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-SUITES=${PCM_SUITES:-"unit api modes link fastpath fault tsan blackbox valgrind sanitizer ubsan debug"}
+SUITES=${PCM_SUITES:-"unit api modes link fastpath fault tsan misuse blackbox valgrind sanitizer ubsan debug"}
 LIB=$PWD/$BUILD/libpcmalloc.so
 LOGS=$BUILD/test-logs
 HANG=900
@@ -125,6 +125,14 @@ if want tsan; then
 	run "tsan/tsan_mt" $HANG env PCMALLOC_CONF=percpu:0 \
 		TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan/suppressions.txt" \
 		build-tsan/tsan_mt
+fi
+
+# The heap-misuse suite: its expected outcomes are in the program; glibc's
+# are only listed, for comparison.
+if want misuse; then
+	M=$BUILD/tests/misuse/misuse
+	run "misuse/default" 300 env PCM_MISUSE_MODE=default LD_PRELOAD="$LIB" "$M"
+	run "misuse/glibc (listed, not judged)" 300 env PCM_MISUSE_MODE=other "$M"
 fi
 
 if want blackbox; then

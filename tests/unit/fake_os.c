@@ -79,6 +79,18 @@ void *pcm_os_brk_grow(size_t size, size_t align)
 	return NULL; /* the pool stands in for brk too */
 }
 
+void *pcm_os_map_guarded(size_t size, size_t align, size_t guard)
+{
+	(void)size, (void)align, (void)guard;
+	return NULL; /* callers fall back to pcm_os_map_aligned */
+}
+
+int pcm_os_guard(void *addr, size_t size)
+{
+	(void)addr, (void)size;
+	return -1; /* no guard gaps in the pool */
+}
+
 int pcm_os_remap_inplace(void *addr, size_t old_size, size_t new_size)
 {
 	(void)addr;

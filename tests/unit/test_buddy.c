@@ -78,7 +78,7 @@ static void check_zone(int zi)
 		/* Past the frontier: reserved, not the buddy's. */
 		for (size_t p = arenas[i]->frontier; p < PCM_ARENA_PAGES; p++)
 			owner[i][p] = 4;
-		CHECK(arenas[i]->frontier % 512 == 0 || arenas[i]->frontier == PCM_META_PAGES);
+		CHECK(arenas[i]->frontier % 256 == 0 || arenas[i]->frontier == PCM_META_PAGES);
 	}
 	for (unsigned o = 0; o <= PCM_MAX_ORDER; o++) {
 		struct pcm_page *s = &z->free_area[o];
