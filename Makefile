@@ -60,17 +60,18 @@ DEPS := $(OBJS:.o=.d)
 .PHONY: deps demo all lib test check unit api check-static clean install \
 	uninstall help debug ubsan valgrind fastpath test-bins tool-bins
 all: lib $(BUILD)/pcmalloc $(BUILD)/pcmstat
-lib: $(BUILD)/libpcmalloc.so $(BUILD)/libpcmalloc.a
+lib: $(BUILD)/libpcmalloc.so $(BUILD)/libpcmalloc.a $(BUILD)/libpcmalloc-secure.so
 
 # Every code section of the library's objects is renamed pcm_text, so that
 # the heap profiler can tell pcmalloc's frames from the program's by address
 # (__start_pcm_text/__stop_pcm_text, also in static links; see src/prof.h).
+PCM_TEXT = $(Q)$(OBJCOPY) $$($(OBJDUMP) -h $@.tmp | \
+	awk '$$2 ~ /^\.text/ { printf " --rename-section %s=pcm_text", $$2 }') $@.tmp $@
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(LIB_CFLAGS) -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
-	$(Q)$(OBJCOPY) $$($(OBJDUMP) -h $@.tmp | \
-		awk '$$2 ~ /^\.text/ { printf " --rename-section %s=pcm_text", $$2 }') $@.tmp $@
+	$(PCM_TEXT)
 	$(Q)rm -f $@.tmp
 
 # The real file carries the full version; libpcmalloc.so.1 (the soname) and
@@ -85,12 +86,28 @@ $(BUILD)/libpcmalloc.so: $(BUILD)/$(SOREAL)
 	$(Q)ln -sf $(SOREAL) $(BUILD)/$(SONAME)
 	$(Q)ln -sf $(SONAME) $@
 
+# The same library with secure mode on by default (src/secure.h): only the
+# configuration's default differs.
+SECURE_OBJS := $(filter-out $(BUILD)/obj/src/conf.o,$(OBJS)) $(BUILD)/obj/secure/conf.o
+$(BUILD)/obj/secure/conf.o: src/conf.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(LIB_CFLAGS) -DPCM_SECURE_DEFAULT=1 -MMD -MP -MF $(@:.o=.d) -MT $@ \
+		-c $< -o $@.tmp
+	$(PCM_TEXT)
+	$(Q)rm -f $@.tmp
+
+$(BUILD)/libpcmalloc-secure.so: $(SECURE_OBJS)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libpcmalloc-secure.so -Wl,-z,now -Wl,-z,relro \
+		$(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(SECURE_OBJS)
+
 $(BUILD)/libpcmalloc.a: $(OBJS)
 	$(call say,AR,$@)
 	$(Q)rm -f $@
 	$(Q)ar rcs $@ $(OBJS)
 
--include $(DEPS)
+-include $(DEPS) $(BUILD)/obj/secure/conf.d
 
 # pcmstat: the live view of a process's statistics (a program, not part of
 # the library: it may use stdio).  It renders with the library's report.c.

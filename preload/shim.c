@@ -8,6 +8,7 @@
 
 #include "../src/api.h"
 #include "../src/prof.h"
+#include "../src/secure.h"
 #include "../src/stats.h"
 #include "../include/pcmalloc.h"
 
@@ -54,7 +55,7 @@ PCM_EXPORT size_t pcm_usable_size(const void *p)
 
 PCM_EXPORT void pcm_free_sized(void *p, size_t size)
 {
-	pcm_free_sized_fast(p, size, "free_sized");
+	pcm_free_sized_fast(p, size, PCM_KIND_MALLOC, "free_sized");
 }
 
 PCM_EXPORT int pcmalloc_owns(const void *p)
@@ -116,7 +117,7 @@ static void *pcm_reallocarray(void *p, size_t nmemb, size_t size)
 
 static void pcm_free_aligned_sized(void *p, size_t align, size_t size)
 {
-	pcm_free_sized_slow(p, size, align, "free_aligned_sized");
+	pcm_free_sized_slow(p, size, align, PCM_KIND_MALLOC, "free_aligned_sized");
 }
 
 static int pcm_malloc_trim(size_t pad)
@@ -198,88 +199,153 @@ int __libc_mallopt(int, int) ALIAS(pcm_mallopt);
 
 /* ---- C++ operator new / delete ---- */
 
-static void *cxx_new(size_t n)
+/* new and delete are malloc's and free's fast paths whose misses pass the
+ * kind (new or new[], secure.h) down: it costs the fast paths nothing. */
+PCM_INLINE void *cxx_alloc(size_t n, int nothrow, unsigned kind)
 {
-	void *p = pcm_malloc_fast(n);
-	return likely(p) ? p : pcm_new_impl(n, 0, 0);
+	if (likely(n <= PCM_FAST_MAX)) {
+		uintptr_t key = pcm_cache_key();
+		unsigned cls = pcm_cache_class(n, key);
+		void *p;
+		if (likely(pcm_percpu_pop(pcm_cache_rseq(key), cls, &p))) {
+			if (likely(pcm_obj_take(p, key)))
+				return p;
+			return pcm_cache_corrupt(cls, p);
+		}
+	}
+	return pcm_new_impl(n, 0, nothrow, kind);
 }
+
+PCM_INLINE void cxx_release(void *p, unsigned kind)
+{
+	unsigned long cls;
+	if (likely(pcm_free_class(p, &cls))) {
+		pcm_cache_push(p, cls);
+		return;
+	}
+	pcm_delete_slow(p, kind);
+}
+
+#define NEW PCM_KIND_NEW
+#define NEW_ARRAY PCM_KIND_NEW_ARRAY
+
+static void *cxx_new(size_t n) { return cxx_alloc(n, 0, NEW); }
+static void *cxx_new_array(size_t n) { return cxx_alloc(n, 0, NEW_ARRAY); }
 
 static void *cxx_new_nothrow(size_t n, const void *tag)
 {
 	(void)tag;
-	void *p = pcm_malloc_fast(n);
-	return likely(p) ? p : pcm_new_impl(n, 0, 1);
+	return cxx_alloc(n, 1, NEW);
+}
+
+static void *cxx_new_array_nothrow(size_t n, const void *tag)
+{
+	(void)tag;
+	return cxx_alloc(n, 1, NEW_ARRAY);
 }
 
 static void *cxx_new_aligned(size_t n, size_t align)
 {
-	return pcm_new_impl(n, align, 0);
+	return pcm_new_impl(n, align, 0, NEW);
+}
+
+static void *cxx_new_array_aligned(size_t n, size_t align)
+{
+	return pcm_new_impl(n, align, 0, NEW_ARRAY);
 }
 
 static void *cxx_new_aligned_nothrow(size_t n, size_t align, const void *tag)
 {
 	(void)tag;
-	return pcm_new_impl(n, align, 1);
+	return pcm_new_impl(n, align, 1, NEW);
 }
 
-static void cxx_delete(void *p)
+static void *cxx_new_array_aligned_nothrow(size_t n, size_t align, const void *tag)
 {
-	pcm_free_fast(p);
+	(void)tag;
+	return pcm_new_impl(n, align, 1, NEW_ARRAY);
 }
+
+static void cxx_delete(void *p) { cxx_release(p, NEW); }
+static void cxx_delete_array(void *p) { cxx_release(p, NEW_ARRAY); }
 
 static void cxx_delete_sized(void *p, size_t n)
 {
-	pcm_free_sized_fast(p, n, "operator delete");
+	pcm_free_sized_fast(p, n, NEW, "operator delete");
+}
+
+static void cxx_delete_array_sized(void *p, size_t n)
+{
+	pcm_free_sized_fast(p, n, NEW_ARRAY, "operator delete[]");
 }
 
 static void cxx_delete_sized_aligned(void *p, size_t n, size_t align)
 {
-	pcm_free_sized_slow(p, n, align, "operator delete");
+	pcm_free_sized_slow(p, n, align, NEW, "operator delete");
 }
 
+static void cxx_delete_array_sized_aligned(void *p, size_t n, size_t align)
+{
+	pcm_free_sized_slow(p, n, align, NEW_ARRAY, "operator delete[]");
+}
+
+/* delete(void*, nothrow_t const&), delete(void*, align_val_t) */
 static void cxx_delete_2(void *p, size_t a)
 {
 	(void)a;
-	pcm_free_fast(p);
+	cxx_release(p, NEW);
 }
 
+static void cxx_delete_array_2(void *p, size_t a)
+{
+	(void)a;
+	cxx_release(p, NEW_ARRAY);
+}
+
+/* delete(void*, align_val_t, nothrow_t const&) */
 static void cxx_delete_3(void *p, size_t a, size_t b)
 {
 	(void)a, (void)b;
-	pcm_free_fast(p);
+	cxx_release(p, NEW);
+}
+
+static void cxx_delete_array_3(void *p, size_t a, size_t b)
+{
+	(void)a, (void)b;
+	cxx_release(p, NEW_ARRAY);
 }
 
 /* new(size_t), new[](size_t) */
 void *_Znwm(size_t) ALIAS(cxx_new);
-void *_Znam(size_t) ALIAS(cxx_new);
+void *_Znam(size_t) ALIAS(cxx_new_array);
 /* new(size_t, nothrow_t const&) */
 void *_ZnwmRKSt9nothrow_t(size_t, const void *) ALIAS(cxx_new_nothrow);
-void *_ZnamRKSt9nothrow_t(size_t, const void *) ALIAS(cxx_new_nothrow);
+void *_ZnamRKSt9nothrow_t(size_t, const void *) ALIAS(cxx_new_array_nothrow);
 /* new(size_t, align_val_t) */
 void *_ZnwmSt11align_val_t(size_t, size_t) ALIAS(cxx_new_aligned);
-void *_ZnamSt11align_val_t(size_t, size_t) ALIAS(cxx_new_aligned);
+void *_ZnamSt11align_val_t(size_t, size_t) ALIAS(cxx_new_array_aligned);
 /* new(size_t, align_val_t, nothrow_t const&) */
 void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t, size_t, const void *)
 	ALIAS(cxx_new_aligned_nothrow);
 void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t, size_t, const void *)
-	ALIAS(cxx_new_aligned_nothrow);
+	ALIAS(cxx_new_array_aligned_nothrow);
 /* delete(void*), delete[](void*) */
 void _ZdlPv(void *) ALIAS(cxx_delete);
-void _ZdaPv(void *) ALIAS(cxx_delete);
+void _ZdaPv(void *) ALIAS(cxx_delete_array);
 /* delete(void*, size_t) */
 void _ZdlPvm(void *, size_t) ALIAS(cxx_delete_sized);
-void _ZdaPvm(void *, size_t) ALIAS(cxx_delete_sized);
+void _ZdaPvm(void *, size_t) ALIAS(cxx_delete_array_sized);
 /* delete(void*, nothrow_t const&) */
 void _ZdlPvRKSt9nothrow_t(void *, size_t) ALIAS(cxx_delete_2);
-void _ZdaPvRKSt9nothrow_t(void *, size_t) ALIAS(cxx_delete_2);
+void _ZdaPvRKSt9nothrow_t(void *, size_t) ALIAS(cxx_delete_array_2);
 /* delete(void*, align_val_t) */
 void _ZdlPvSt11align_val_t(void *, size_t) ALIAS(cxx_delete_2);
-void _ZdaPvSt11align_val_t(void *, size_t) ALIAS(cxx_delete_2);
+void _ZdaPvSt11align_val_t(void *, size_t) ALIAS(cxx_delete_array_2);
 /* delete(void*, size_t, align_val_t) */
 void _ZdlPvmSt11align_val_t(void *, size_t, size_t) ALIAS(cxx_delete_sized_aligned);
-void _ZdaPvmSt11align_val_t(void *, size_t, size_t) ALIAS(cxx_delete_sized_aligned);
+void _ZdaPvmSt11align_val_t(void *, size_t, size_t) ALIAS(cxx_delete_array_sized_aligned);
 /* delete(void*, align_val_t, nothrow_t const&) */
 void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *, size_t, size_t)
 	ALIAS(cxx_delete_3);
 void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *, size_t, size_t)
-	ALIAS(cxx_delete_3);
+	ALIAS(cxx_delete_array_3);

@@ -13,6 +13,7 @@
 #include "percpu.h"
 #include "prof.h"
 #include "reentry.h"
+#include "secure.h"
 #include "slab.h"
 #include "vg.h"
 #include "zero.h"
@@ -213,6 +214,9 @@ PCM_NOINLINE void *pcm_malloc_slow(size_t n, unsigned cls)
 		pcm_init();
 		return pcm_zero_alloc();
 	}
+	pcm_init(); /* PCMALLOC_CONF is read: secure mode is known */
+	if (unlikely(pcm_conf.secure) && !pcm_reentered())
+		return pcm_secure_alloc(n, 0, PCM_KIND_MALLOC);
 	if (n <= PCM_CLASS_MAX) {
 		if (pcm_reentered()) /* calloc clears the whole class size */
 			return pcm_reentry_alloc(pcm_class_size(pcm_size_class(n ? n : 1)),
@@ -243,6 +247,9 @@ PCM_NOINLINE void pcm_free_slow(void *p)
 			pcm_vg_free(p);
 		return;
 	}
+	if (unlikely(pcm_conf.secure) && pcm_secure_free(p, PCM_KIND_MALLOC,
+							 PCM_NO_SIZE, "free"))
+		return;
 	int saved = errno;
 	struct pcm_arena *a = pcm_arena_of(p);
 	if (pcm_reentered()) {
@@ -292,8 +299,14 @@ PCM_COLD static void bad_size(const char *call, const void *p, size_t n,
  * free.  A block's usable size is what its request rounds up to: a slab
  * object's class, a run's or a mapping's pages. */
 PCM_NOINLINE void pcm_free_sized_slow(void *p, size_t n, size_t align,
-				      const char *call)
+				      unsigned kind, const char *call)
 {
+	if (unlikely(diverted())) { /* memcheck's blocks are bigger */
+		pcm_free_slow(p);
+		return;
+	}
+	if (unlikely(pcm_conf.secure) && pcm_secure_free(p, kind, n, call))
+		return;
 	struct pcm_arena *a = pcm_arena_of(p);
 	if (p && !pcm_reentered() && pcm_is_initialised()) {
 		size_t pages = pcm_align_up(n ? n : 1, PCM_PAGE_SIZE) >> PCM_PAGE_SHIFT;
@@ -338,6 +351,12 @@ void *pcm_calloc_impl(size_t nmemb, size_t size)
 	if (n == 0)
 		return pcm_malloc_fast(0);
 	pcm_init(); /* before the class tables are read */
+	if (unlikely(pcm_conf.secure) && !pcm_reentered()) {
+		void *p = pcm_secure_alloc(n, 0, PCM_KIND_MALLOC);
+		if (p)
+			memset(p, 0, n);
+		return p;
+	}
 	unsigned cls = pcm_size_class(n);
 	/* Large classes too would come dirty from the caches; the run path
 	 * knows when fresh pages need no clearing (and leaves them
@@ -397,6 +416,19 @@ void *pcm_realloc_impl(void *p, size_t n)
 	if (n == 0) { /* glibc: frees and returns NULL */
 		pcm_free_fast(p);
 		return NULL;
+	}
+	if (unlikely(pcm_conf.secure) && !pcm_reentered()) {
+		/* Always moves: the old block goes to the quarantine. */
+		size_t asked = pcm_secure_size(p, "realloc");
+		if (asked != PCM_NO_SIZE) {
+			void *q = n > PTRDIFF_MAX ? enomem()
+						  : pcm_secure_alloc(n, 0, PCM_KIND_MALLOC);
+			if (!q)
+				return NULL;
+			memcpy(q, p, asked < n ? asked : n);
+			pcm_secure_free(p, PCM_KIND_MALLOC, PCM_NO_SIZE, "realloc");
+			return q;
+		}
 	}
 	struct pcm_huge *h;
 	int zero;
@@ -461,8 +493,10 @@ void *pcm_memalign_impl(size_t align, size_t n)
 		align = 1ul << pcm_log2_up(align);
 	if (n > PTRDIFF_MAX)
 		return enomem();
+	pcm_init();
+	if (unlikely(pcm_conf.secure) && !pcm_reentered())
+		return pcm_secure_alloc(n, align, PCM_KIND_MALLOC);
 	if (align <= PCM_PAGE_SIZE && n <= PCM_CLASS_MAX) {
-		pcm_init();
 		unsigned cls = pcm_size_class_aligned(n, align);
 		if (cls) {
 			if (pcm_reentered())
@@ -515,6 +549,11 @@ size_t pcm_usable_size_impl(const void *p)
 			       : pcm_vg_usable(p);
 	if (!p)
 		return 0;
+	if (unlikely(pcm_conf.secure)) { /* exactly what was asked for */
+		size_t asked = pcm_secure_size(p, "malloc_usable_size");
+		if (asked != PCM_NO_SIZE)
+			return asked;
+	}
 	struct pcm_huge *h;
 	int zero;
 	size_t n = usable("malloc_usable_size", p, &h, &zero);
@@ -538,6 +577,8 @@ int pcm_trim_impl(size_t pad)
 	if (!pcm_is_initialised() || pcm_reentered())
 		return 0;
 	int saved = errno;
+	if (pcm_conf.secure)
+		pcm_secure_drain();
 	pcm_cache_flush();
 	pcm_percpu_drain(0);
 	pcm_slab_release_empty();
@@ -575,11 +616,15 @@ typedef void (*new_handler_fn)(void);
 extern new_handler_fn _ZSt15get_new_handlerv(void) __attribute__((weak));
 extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
 
-PCM_NOINLINE void *pcm_new_impl(size_t n, size_t align, int nothrow)
+PCM_NOINLINE void *pcm_new_impl(size_t n, size_t align, int nothrow,
+				unsigned kind)
 {
 	for (;;) {
-		void *p = align > PCM_MIN_ALIGN ? pcm_memalign_impl(align, n)
-						: pcm_malloc_fast(n);
+		pcm_init();
+		void *p = unlikely(pcm_conf.secure) && !pcm_reentered() && !diverted()
+				  ? pcm_secure_alloc(n, align, kind)
+			  : align > PCM_MIN_ALIGN ? pcm_memalign_impl(align, n)
+						  : pcm_malloc_fast(n);
 		if (p)
 			return p;
 		new_handler_fn h =
@@ -594,4 +639,14 @@ PCM_NOINLINE void *pcm_new_impl(size_t n, size_t align, int nothrow)
 			_ZSt17__throw_bad_allocv();
 		pcm_fatal("operator new(%zu): out of memory", n);
 	}
+}
+
+PCM_NOINLINE void pcm_delete_slow(void *p, unsigned kind)
+{
+	if (unlikely(pcm_conf.secure) && !diverted() &&
+	    pcm_secure_free(p, kind, PCM_NO_SIZE,
+			    kind == PCM_KIND_NEW_ARRAY ? "operator delete[]"
+						       : "operator delete"))
+		return;
+	pcm_free_slow(p);
 }

@@ -34,22 +34,28 @@ int pcm_mallopt_impl(int param, int value);
  * delete): a size that does not fit the block is diagnosed.  The inline
  * part accepts a slab object whose class is the size's; everything else
  * (other blocks, a mismatch, alignments) is checked by the slow part. */
-void pcm_free_sized_slow(void *p, size_t n, size_t align, const char *call);
+void pcm_free_sized_slow(void *p, size_t n, size_t align, unsigned kind,
+			 const char *call);
 
-PCM_INLINE void pcm_free_sized_fast(void *p, size_t n, const char *call)
+/* kind: what the release is (secure.h: malloc for free_sized, new for
+ * delete, new[] for delete[]).  Secure mode's blocks are not at a slab
+ * object's start (secure.h): they always take the slow part. */
+PCM_INLINE void pcm_free_sized_fast(void *p, size_t n, unsigned kind,
+				    const char *call)
 {
-	struct pcm_arena *a = pcm_arena_of(p);
-	unsigned cls = pcm_size_class(n);
-	if (likely(a && cls && pcm_page_of(a, p)->cls == cls)) {
-		pcm_free_fast(p);
+	unsigned long cls;
+	if (likely(pcm_free_class(p, &cls)) && likely(cls == pcm_size_class(n))) {
+		pcm_cache_push(p, cls);
 		return;
 	}
-	pcm_free_sized_slow(p, n, 0, call);
+	pcm_free_sized_slow(p, n, 0, kind, call);
 }
 
 /* operator new: retry through the new-handler, then throw bad_alloc (or
- * return NULL for the nothrow forms). */
-void *pcm_new_impl(size_t n, size_t align, int nothrow);
+ * return NULL for the nothrow forms); kind: new or new[] (secure.h). */
+void *pcm_new_impl(size_t n, size_t align, int nothrow, unsigned kind);
+/* operator delete's slow path (free's, with the kind for secure mode). */
+void pcm_delete_slow(void *p, unsigned kind);
 
 PCM_END_DECLS
 

@@ -1,5 +1,6 @@
 /* The background worker.  See background.h. */
 #include "background.h"
+#include "secure.h"
 #include "buddy.h"
 #include "conf.h"
 #include "lock.h"
@@ -77,8 +78,11 @@ static size_t one_round(void)
 {
 	size_t work = pcm_percpu_drain(1);
 	__atomic_fetch_add(&drained_objs, work, __ATOMIC_RELAXED);
-	if (rounds % (1000000000ull / PERIOD_NS) == 0)
+	if (rounds % (1000000000ull / PERIOD_NS) == 0) {
+		if (pcm_conf.secure) /* blocks wait a second at most */
+			pcm_secure_drain();
 		pcm_slab_release_empty();
+	}
 	for (int z = 0; z < PCM_NR_ZONES; z++) {
 		size_t done = pcm_zone_maybe_purge(&pcm_zones[z], 1);
 		__atomic_fetch_add(&purged_pages, done, __ATOMIC_RELAXED);

@@ -5,6 +5,7 @@
 #include "fmt.h"
 #include "lock.h"
 #include "prof.h"
+#include "secure.h"
 #include "slab.h"
 #include "tcache.h"
 
@@ -106,6 +107,8 @@ static void give(struct pcm_cache_tls *t, unsigned cls, void *p)
 		pcm_tcache_put(cls, p);
 		break;
 	default:
+		if (unlikely(pcm_conf.secure)) /* its blocks are never here */
+			pcm_secure_bad_free(p);
 		pcm_prof_free(p); /* profiling runs without caches */
 		pcm_slab_put_array(cls, &p, 1);
 		break;

@@ -15,6 +15,7 @@ struct pcm_conf pcm_conf = {
 	.tcache = 1,
 	.background = 1,
 	.valgrind = 1,
+	.secure = PCM_SECURE_DEFAULT,
 	.dirty_max_pages = (16u << 20) >> PCM_PAGE_SHIFT,
 	.decay_ns = 1000000000ull,
 	.stats_publish = 1,
@@ -70,6 +71,7 @@ static const struct key {
 	FLAG("vma_names", vma_names),
 	FLAG("valgrind", valgrind),
 	FLAG("prof", prof),
+	FLAG("secure", secure),
 	{"prof_rate", K_SIZE, &pcm_conf.prof_rate, NULL, 0, 0,
 	 "a size from 1 to 1T: bytes, or with unit k, M or G", 1, 1ull << 40},
 	{"prof_prefix", K_STRING, pcm_conf.prof_prefix, NULL, 0, 0,
@@ -337,6 +339,8 @@ void pcm_conf_init(void)
 	char buf[512];
 	if (pcm_os_getenv("PCMALLOC_CONF", buf, sizeof buf))
 		pcm_conf_parse(buf);
-	if (pcm_conf.prof) /* every call must reach the sampler (prof.h) */
+	/* Every call must reach the sampler (prof.h), or secure mode's checks
+	 * (secure.h): a slow path. */
+	if (pcm_conf.prof || pcm_conf.secure)
 		pcm_conf.tcache = 0;
 }

@@ -33,6 +33,11 @@
 #include <stdint.h>
 #include "util.h"
 
+/* libpcmalloc-secure.so is built with this set to 1. */
+#ifndef PCM_SECURE_DEFAULT
+#define PCM_SECURE_DEFAULT 0
+#endif
+
 PCM_BEGIN_DECLS
 
 enum pcm_thp_mode { PCM_THP_NEVER = 0, PCM_THP_MADVISE = 1, PCM_THP_ALWAYS = 2 };
@@ -47,6 +52,7 @@ struct pcm_conf {
 	int tcache;
 	int background;
 	int valgrind;
+	int secure; /* secure mode (secure.h); turns the caches off */
 	size_t dirty_max_pages;
 	uint64_t decay_ns;
 	int stats_signal;           /* 0: none */

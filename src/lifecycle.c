@@ -13,6 +13,7 @@
 #include "percpu.h"
 #include "prof.h"
 #include "publish.h"
+#include "secure.h"
 #include "sizeclass.h"
 #include "slab.h"
 #include "stats.h"
@@ -84,6 +85,7 @@ static void after_fork_child(void)
 	pcm_huge_after_fork_child(forker);
 	pcm_prof_after_fork_child(forker);
 	pcm_meta_after_fork_child(forker);
+	pcm_secure_after_fork_child(forker);
 	pcm_percpu_after_fork_child(forker);
 	pcm_tcache_after_fork_child(forker);
 	pcm_background_after_fork_child();

@@ -89,6 +89,7 @@ void pcm_sizeclass_init(void)
 			set_class(++cls, s);
 	/* cls == PCM_NR_CLASSES - 1 here */
 	fill_table(pcm_class_small, PCM_FAST_MAX, 0);
+	pcm_class_small[0] = 0; /* malloc(0): the slow path's zero region */
 	static const uint8_t expect[PCM_FAST_MAX + 1] = PCM_CLASS_SMALL_INIT;
 	for (size_t n = 0; n <= PCM_FAST_MAX; n++)
 		if (expect[n] != pcm_class_small[n])
@@ -96,7 +97,6 @@ void pcm_sizeclass_init(void)
 				  "classes at %zu bytes", n);
 	fill_table(pcm_class_mid, PCM_SMALL_MAX >> 7, 7);
 	fill_table(pcm_class_large, PCM_CLASS_MAX >> 12, 12);
-	pcm_class_small[0] = 0; /* malloc(0): the slow path's zero region */
 }
 
 unsigned pcm_size_class_aligned(size_t n, size_t align)

@@ -25,7 +25,7 @@ extern struct pcm_class_info pcm_class_info[PCM_NR_CLASSES];
  * (the cache front end keeps one in TLS); checked against the table built
  * at start-up. */
 #define PCM_CLASS_SMALL_INIT                                            \
-	{ [0 ... 16] = 1, [17 ... 32] = 2, [33 ... 48] = 3, [49 ... 64] = 4,    \
+	{ [0] = 0, [1 ... 16] = 1, [17 ... 32] = 2, [33 ... 48] = 3, [49 ... 64] = 4,    \
 	  [65 ... 80] = 5, [81 ... 96] = 6, [97 ... 112] = 7,                   \
 	  [113 ... 128] = 8, [129 ... 144] = 9, [145 ... 160] = 10,             \
 	  [161 ... 176] = 11, [177 ... 192] = 12, [193 ... 208] = 13,           \

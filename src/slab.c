@@ -2,11 +2,16 @@
 #include "slab.h"
 #include "arena.h"
 #include "buddy.h"
+#include "conf.h"
 #include "debug.h"
+#include "os.h"
+#include "secure.h"
 #include "fmt.h"
 #include "list.h"
 #include "sizeclass.h"
 #include "vg.h"
+
+#include <string.h>
 
 uintptr_t pcm_secret;
 struct pcm_class pcm_classes[PCM_NR_CLASSES];
@@ -67,6 +72,38 @@ static inline void check_obj(unsigned cls, const struct pcm_page *head,
 		corrupt("free list", cls, (void *)base, obj);
 }
 
+/* Secure mode: a fresh slab's free list in a random order, its objects
+ * filled with the junk of freed ones (secure.h); returns the first. */
+static void *link_random(char *base, size_t size, unsigned nobjs)
+{
+	memset(base, PCM_JUNK, (size_t)nobjs * size);
+	/* Slots in the order start + i * stride (mod nobjs), with a stride
+	 * prime to nobjs: a random permutation, cheaply. */
+	uint64_t r = pcm_os_random();
+	size_t start = r % nobjs, stride = 1;
+	for (int tries = 0; nobjs > 2 && tries < 16; tries++) {
+		r = r * 6364136223846793005ull + 1442695040888963407ull;
+		size_t k = 1 + (r >> 33) % (nobjs - 1), a = k, b = nobjs;
+		while (b) {
+			size_t t = a % b;
+			a = b;
+			b = t;
+		}
+		if (a == 1) {
+			stride = k;
+			break;
+		}
+	}
+	void *first = base + start * size, *prev = first;
+	for (size_t i = 1; i < nobjs; i++) {
+		void *o = base + ((start + i * stride) % nobjs) * size;
+		pcm_link_set(prev, o);
+		prev = o;
+	}
+	pcm_link_set(prev, NULL);
+	return first;
+}
+
 /* A new slab for class c, built outside the class lock. */
 static struct pcm_page *slab_new(unsigned cls)
 {
@@ -95,6 +132,10 @@ static struct pcm_page *slab_new(unsigned cls)
 	head->order = ci->order;
 	head->inuse = 0;
 	char *base = slab_base(head);
+	if (unlikely(pcm_conf.secure)) {
+		head->freelist = link_random(base, ci->size, ci->nobjs);
+		return head;
+	}
 	for (unsigned i = 0; i + 1 < ci->nobjs; i++)
 		pcm_link_set(base + (size_t)i * ci->size, base + (size_t)(i + 1) * ci->size);
 	pcm_link_set(base + (size_t)(ci->nobjs - 1) * ci->size, NULL);

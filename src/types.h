@@ -151,6 +151,8 @@ struct pcm_huge {
 	size_t size;     /* mapping length, page multiple */
 	size_t align;    /* alignment the mapping keeps on remap */
 	uint32_t guard_lo, guard_hi; /* inaccessible gaps placed around it */
+	size_t request;  /* secure mode: bytes asked for */
+	uint8_t kind;    /* secure mode: what allocated it (secure.h) */
 };
 
 #endif
