@@ -238,7 +238,9 @@ void *pcm_huge_realloc(struct pcm_huge *h, size_t size)
 	pcm_lock(&lock);
 	ok = set_range(dst, len, h); /* dst is ours: a fresh reservation */
 	pcm_unlock(&lock);
-	if (!ok || pcm_os_remap_move(old, old_len, len, dst) != 0) {
+	/* Only the old pages move: the rest of dst is fresh already (and
+	 * valgrind loses track of a part grown by a moving mremap). */
+	if (!ok || pcm_os_remap_move(old, old_len, old_len, dst) != 0) {
 		pcm_lock(&lock);
 		if (ok)
 			set_range(dst, len, NULL);
