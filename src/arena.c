@@ -26,12 +26,14 @@ struct pcm_arena *pcm_arena_create(int zone)
 			__atomic_store_n(&brk_failed, 1, __ATOMIC_RELAXED);
 	}
 	pcm_unlock(&arena_lock);
-	/* The first 2 MiB (descriptors, header, the first pages) are
+	/* The first 1 MiB (descriptors, header, the first pages) is
 	 * committed at once, as the buddy layer would at its first block:
-	 * one system call fewer for every process. */
-	size_t first = PCM_HUGEPAGE_SIZE;
-	_Static_assert(PCM_META_PAGES < (PCM_HUGEPAGE_SIZE >> PCM_PAGE_SHIFT),
-		       "arena metadata within its first 2 MiB");
+	 * one system call fewer for every process.  Not more: the buddy layer
+	 * commits a small heap 1 MiB at a time, so that a wild write 1 MiB
+	 * past its last block faults (buddy.c, extend). */
+	size_t first = PCM_HUGEPAGE_SIZE / 2;
+	_Static_assert(PCM_META_PAGES < (PCM_HUGEPAGE_SIZE >> PCM_PAGE_SHIFT) / 2,
+		       "arena metadata within its first 1 MiB");
 	if (a) {
 		/* Past that, inaccessible until the buddy layer commits it (a
 		 * wild write far past the heap faults). */
