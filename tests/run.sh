@@ -153,7 +153,7 @@ if want secure; then
 	for src in tests/api/*.c; do
 		n=$(basename "$src" .c)
 		case " api_introspect api_realloc limits diag cpu_capacity " in *" $n "*) continue ;; esac
-		run "secure/$n" 300 env LD_PRELOAD="$SECURE_LIB" "$BUILD/tests/api/$n.plain"
+		run "secure/$n" $HANG env LD_PRELOAD="$SECURE_LIB" "$BUILD/tests/api/$n.plain"
 	done
 	run "secure/link/cxx" 60 env LD_PRELOAD="$SECURE_LIB" "$BUILD/tests/link/cxx_new"
 fi
