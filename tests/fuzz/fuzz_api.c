@@ -44,6 +44,8 @@ void *pcm_memalign_impl(size_t align, size_t n);
 void *pcm_valloc_impl(size_t n);
 void *pcm_pvalloc_impl(size_t n);
 int pcm_trim_impl(size_t pad);
+void pcm_free_sized_slow(void *p, size_t n, size_t align, unsigned kind,
+			 const char *call);
 
 #define NSLOTS 64
 #define HUGE_MAX (8u << 20)
@@ -223,8 +225,12 @@ static void release(struct blk *b, int sized)
 {
 	verify(b, b->n, "before free");
 	errno = 777;
-	if (sized)
+	/* C23: free_sized for blocks of malloc, calloc and realloc;
+	 * free_aligned_sized (same alignment, same size) for the others. */
+	if (sized && b->align <= 16)
 		pcm_free_sized(b->p, b->n);
+	else if (sized)
+		pcm_free_sized_slow(b->p, b->n, b->align, 0, "free_aligned_sized");
 	else
 		pcm_free(b->p);
 	REQUIRE(errno == 777, "free changed errno", errno, b->n);
