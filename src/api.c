@@ -237,6 +237,21 @@ PCM_NOINLINE void *pcm_malloc_slow(size_t n, unsigned cls)
 
 /* ---- free ---- */
 
+/* Secure mode's release of p (0: not its block, nothing done).  Its frees
+ * fill the quarantine, which only the worker empties once the program goes
+ * quiet: like every free slow path, they wake it (errno kept). */
+static int secure_free(void *p, unsigned kind, size_t n, const char *call)
+{
+	if (!pcm_secure_free(p, kind, n, call))
+		return 0;
+	if (!pcm_reentered()) {
+		int saved = errno;
+		pcm_background_check(0);
+		errno = saved;
+	}
+	return 1;
+}
+
 PCM_NOINLINE void pcm_free_slow(void *p)
 {
 	int d = diverted();
@@ -247,8 +262,8 @@ PCM_NOINLINE void pcm_free_slow(void *p)
 			pcm_vg_free(p);
 		return;
 	}
-	if (unlikely(pcm_conf.secure) && pcm_secure_free(p, PCM_KIND_MALLOC,
-							 PCM_NO_SIZE, "free"))
+	if (unlikely(pcm_conf.secure) && secure_free(p, PCM_KIND_MALLOC,
+						     PCM_NO_SIZE, "free"))
 		return;
 	int saved = errno;
 	struct pcm_arena *a = pcm_arena_of(p);
@@ -305,7 +320,7 @@ PCM_NOINLINE void pcm_free_sized_slow(void *p, size_t n, size_t align,
 		pcm_free_slow(p);
 		return;
 	}
-	if (unlikely(pcm_conf.secure) && pcm_secure_free(p, kind, n, call))
+	if (unlikely(pcm_conf.secure) && secure_free(p, kind, n, call))
 		return;
 	struct pcm_arena *a = pcm_arena_of(p);
 	if (p && !pcm_reentered() && pcm_is_initialised()) {
@@ -426,7 +441,7 @@ void *pcm_realloc_impl(void *p, size_t n)
 			if (!q)
 				return NULL;
 			memcpy(q, p, asked < n ? asked : n);
-			pcm_secure_free(p, PCM_KIND_MALLOC, PCM_NO_SIZE, "realloc");
+			secure_free(p, PCM_KIND_MALLOC, PCM_NO_SIZE, "realloc");
 			return q;
 		}
 	}
@@ -644,9 +659,9 @@ PCM_NOINLINE void *pcm_new_impl(size_t n, size_t align, int nothrow,
 PCM_NOINLINE void pcm_delete_slow(void *p, unsigned kind)
 {
 	if (unlikely(pcm_conf.secure) && !diverted() &&
-	    pcm_secure_free(p, kind, PCM_NO_SIZE,
-			    kind == PCM_KIND_NEW_ARRAY ? "operator delete[]"
-						       : "operator delete"))
+	    secure_free(p, kind, PCM_NO_SIZE,
+			kind == PCM_KIND_NEW_ARRAY ? "operator delete[]"
+						   : "operator delete"))
 		return;
 	pcm_free_slow(p);
 }

@@ -1,6 +1,7 @@
 /* The cache front end's slow paths, thread set-up and exit.  See cache.h. */
 
 #include "cache.h"
+#include "background.h"
 #include "conf.h"
 #include "fmt.h"
 #include "lock.h"
@@ -122,6 +123,9 @@ static PCM_NOINLINE void overflow_other(void *p, unsigned cls)
 	if (unlikely(t->state == PCM_CACHE_NEW))
 		setup(t);
 	give(t, cls, p);
+	/* Memory the CPU caches shed is the worker's to return: wake it if
+	 * it sleeps (one load when it runs). */
+	pcm_background_check(0);
 	errno = saved;
 }
 

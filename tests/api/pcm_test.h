@@ -66,6 +66,7 @@ extern int pcmalloc_owns(const void *ptr) __attribute__((weak));
 extern int pcmalloc_stats_get(struct pcmalloc_stats *st, size_t size)
 	__attribute__((weak));
 extern void pcmalloc_stats_print(int fd) __attribute__((weak));
+extern void pcmalloc_stats_print_json(int fd) __attribute__((weak));
 extern void pcmalloc_thread_flush(void) __attribute__((weak));
 
 /* C23, absent from glibc 2.36: call only when non-NULL. */
@@ -218,6 +219,21 @@ static PCM_UNUSED void pcm_note(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* pcmalloc's JSON report (pcmalloc_stats_print_json, which must exist) in
+ * buf, NUL-terminated; returns buf. */
+static PCM_UNUSED char *pcm_stats_json(char *buf, size_t size)
+{
+	int fd = memfd_create("pcm-json", 0);
+	REQUIRE(fd >= 0);
+	pcmalloc_stats_print_json(fd);
+	REQUIRE(lseek(fd, 0, SEEK_SET) == 0);
+	ssize_t n = read(fd, buf, size - 1);
+	REQUIRE(n > 0);
+	buf[n] = 0;
+	close(fd);
+	return buf;
 }
 
 /* ---- thread-safe failure counting -------------------------------------- */
