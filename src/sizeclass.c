@@ -11,8 +11,12 @@ struct pcm_class_info pcm_class_info[PCM_NR_CLASSES];
 
 static unsigned pick_order(size_t size)
 {
-	/* Smallest slab holding >= 4 objects with <= 1/16 left over; else the
-	 * order with the least waste (ties: the smaller slab). */
+	/* Smallest slab holding enough objects with <= 1/16 left over; else
+	 * the order with the least waste (ties: the smaller slab).  Enough is
+	 * 4, and 16 from 1 KiB up: a working set of such objects larger than
+	 * the CPU caches otherwise makes and unmakes a one-page slab every
+	 * four objects (glibc-bench's 1 KiB and 4 KiB sets: 12% of its time). */
+	size_t want = size >= 1024 ? 16 : 4;
 	unsigned best = PCM_MAX_SLAB_ORDER;
 	size_t best_waste = (size_t)-1;
 	for (unsigned o = 0; o <= PCM_MAX_SLAB_ORDER; o++) {
@@ -20,7 +24,7 @@ static unsigned pick_order(size_t size)
 		if (!nobjs)
 			continue;
 		size_t waste = slab - nobjs * size;
-		if (nobjs >= 4 && waste * 16 <= slab)
+		if (nobjs >= want && waste * 16 <= slab)
 			return o;
 		/* compare waste fractions: waste / slab */
 		if (best_waste == (size_t)-1 ||
