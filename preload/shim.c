@@ -207,11 +207,8 @@ PCM_INLINE void *cxx_alloc(size_t n, int nothrow, unsigned kind)
 		uintptr_t key = pcm_cache_key();
 		unsigned cls = pcm_cache_class(n, key);
 		void *p;
-		if (likely(pcm_percpu_pop(pcm_cache_rseq(key), cls, &p))) {
-			if (likely(pcm_obj_take(p, key)))
-				return p;
-			return pcm_cache_corrupt(cls, p);
-		}
+		if (likely(pcm_cache_try(cls, key, &p)))
+			return p;
 	}
 	return pcm_new_impl(n, 0, nothrow, kind);
 }

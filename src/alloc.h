@@ -20,8 +20,8 @@
 
 PCM_BEGIN_DECLS
 
-/* cls: the class of n when the fast path knew it (n <= PCM_FAST_MAX),
- * else 0. */
+/* cls: the class of n when the fast path knew it (n <= PCM_FAST_MAX) and
+ * has tried the cache, else 0. */
 void *pcm_malloc_slow(size_t n, unsigned cls);
 void pcm_free_slow(void *p);
 PCM_COLD void pcm_bad_pointer(const char *call, const void *p, unsigned cls);
@@ -34,11 +34,8 @@ PCM_INLINE void *pcm_malloc_fast(size_t n)
 		void *p;
 		/* Before start-up, and for a thread not yet set up, the pop
 		 * fails (the null region): the slow path sets things up. */
-		if (likely(pcm_percpu_pop(pcm_cache_rseq(key), cls, &p))) {
-			if (likely(pcm_obj_take(p, key)))
-				return p;
-			return pcm_cache_corrupt(cls, p);
-		}
+		if (likely(pcm_cache_try(cls, key, &p)))
+			return p;
 		return pcm_malloc_slow(n, cls);
 	}
 	return pcm_malloc_slow(n, 0);

@@ -38,13 +38,9 @@ PCM_COLD void pcm_bad_pointer(const char *call, const void *p, unsigned cls)
  * behind them.  The allocator is started. */
 static void *small_alloc(unsigned cls)
 {
-	uintptr_t key = pcm_cache_key();
 	void *p;
-	if (likely(pcm_percpu_pop(pcm_cache_rseq(key), cls, &p))) {
-		if (likely(pcm_obj_take(p, key)))
-			return p;
-		return pcm_cache_corrupt(cls, p);
-	}
+	if (likely(pcm_cache_try(cls, pcm_cache_key(), &p)))
+		return p;
 	return pcm_cache_miss(cls);
 }
 
@@ -205,6 +201,17 @@ PCM_NOINLINE void *pcm_malloc_slow(size_t n, unsigned cls)
 	int d = diverted();
 	if (unlikely(d))
 		return d == DIVERT_ASIDE ? __interceptor_malloc(n) : pcm_vg_malloc(n);
+	/* Above PCM_FAST_MAX, a class the caches hold: for a thread they
+	 * serve (the allocator is started; not secure, not profiled: those
+	 * turn the caches off), the pop the fast path makes below. */
+	if (!cls && n - (PCM_FAST_MAX + 1) <= PCM_CLASS_MAX - (PCM_FAST_MAX + 1) &&
+	    likely(pcm_tc.state == PCM_CACHE_PERCPU || pcm_tc.state == PCM_CACHE_THREAD)) {
+		cls = pcm_size_class(n);
+		void *p;
+		if (pcm_tc.state == PCM_CACHE_PERCPU &&
+		    likely(pcm_cache_try(cls, pcm_cache_key(), &p)))
+			return p;
+	}
 	/* A thread on its per-thread cache comes here for every small
 	 * malloc: straight to it (the allocator is started). */
 	if (likely(cls) && pcm_tc.state == PCM_CACHE_THREAD)
@@ -332,10 +339,16 @@ PCM_NOINLINE void pcm_free_sized_slow(void *p, size_t n, size_t align,
 			struct pcm_page *pg = pcm_page_of(a, p);
 			unsigned cls = pcm_small_class_of(call, a, p);
 			if (cls) {
+				/* n's class, or (realloc keeps a block that
+				 * shrinks by less than half, and one that
+				 * moves to grow takes a quarter more) a block
+				 * at most twice n. */
+				size_t have = pcm_class_size(cls);
 				if (cls != pcm_size_class(n) &&
+				    (n > have || 2 * n < have) &&
 				    (align <= PCM_MIN_ALIGN ||
 				     cls != pcm_size_class_aligned(n, align)))
-					bad_size(call, p, n, align, pcm_class_size(cls));
+					bad_size(call, p, n, align, have);
 			} else {
 				pg = pcm_large_check(call, p, pg);
 				if (pg->run_pages != pages)
@@ -456,7 +469,9 @@ void *pcm_realloc_impl(void *p, size_t n)
 	if (a) {
 		struct pcm_page *pg = pcm_page_of(a, p);
 		if (pg->cls) {
-			if (pcm_size_class(n) == pg->cls)
+			/* It fits, and shrinking would free less than half:
+			 * in place (a block grown ahead, below, stays). */
+			if (n <= old && n >= old / 2)
 				return p;
 		} else if (n > PCM_SMALL_MAX && n <= PCM_LARGE_MAX && !pcm_reentered()) {
 			/* A large run shrinks, or grows over free pages after
@@ -475,7 +490,15 @@ void *pcm_realloc_impl(void *p, size_t n)
 			return q;
 		/* mremap could not: try a fresh block below */
 	}
-	void *q = pcm_malloc_fast(n);
+	/* A block that moves to grow takes a quarter more than it had, when
+	 * that is still a class: a buffer grown step by step is copied
+	 * O(log) times, not once per class (the extra is its usable size). */
+	size_t want = n;
+	if (n > old && old + old / 4 > n && old + old / 4 <= PCM_CLASS_MAX)
+		want = old + old / 4;
+	void *q = pcm_malloc_fast(want);
+	if (!q && want > n)
+		q = pcm_malloc_fast(n);
 	if (!q)
 		return NULL;
 	memcpy(q, p, old < n ? old : n);

@@ -126,16 +126,18 @@ PCM_INLINE struct pcm_rseq *pcm_cache_rseq(uintptr_t key)
 	return *(struct pcm_rseq *const __seg_fs *)key;
 }
 
-/* An object of class cls from the cache, or NULL: the caller takes the
- * slow path (pcm_cache_miss after starting the allocator). */
-PCM_INLINE void *pcm_cache_pop(unsigned cls, uintptr_t key)
+/* Pops an object of class cls from the cache into *out (its key word
+ * checked and cleared): 1, or 0 when the cache has none and the caller
+ * takes a slow path (pcm_cache_miss once the allocator is started).  The
+ * one pop sequence of every entry point: malloc, operator new, and the
+ * slow path's for classes above PCM_FAST_MAX. */
+PCM_INLINE int pcm_cache_try(unsigned cls, uintptr_t key, void **out)
 {
 	void *p;
 	if (unlikely(!pcm_percpu_pop(pcm_cache_rseq(key), cls, &p)))
-		return NULL;
-	if (unlikely(!pcm_obj_take(p, key)))
-		return pcm_cache_corrupt(cls, p);
-	return p;
+		return 0;
+	*out = likely(pcm_obj_take(p, key)) ? p : pcm_cache_corrupt(cls, p);
+	return 1;
 }
 
 /* Gives p (of class cls) back to the cache.  Every call below is a tail
