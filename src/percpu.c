@@ -61,18 +61,30 @@ _Static_assert(REGION_SLOTS * 8 <= 1ul << PCM_PERCPU_SHIFT, "region size");
 
 /* The transfer cache: per class, a bounded stack of objects between the CPU
  * caches and the slabs, so that a drain on one CPU feeds a refill on
- * another without touching slab free lists. */
+ * another, and a working set somewhat larger than a CPU cache moves in
+ * batches, without touching slab free lists. */
+#define XFER_OBJS 2048
+#define XFER_BYTES (2ul << 20)
 struct xfer {
 	pcm_lock_t lock;
 	uint32_t n; /* at most xfer_max(class) */
-	void *objs[4 * MAX_BATCH];
+	void *objs[XFER_OBJS];
 } __attribute__((aligned(PCM_CACHE_LINE)));
 static struct xfer xfer[PCM_NR_CLASSES];
 
-/* A transfer cache holds up to four batches. */
+/* A small class's transfer cache holds up to 2048 objects and 2 MiB of
+ * them, but always four batches; a large class's, four batches (its objects
+ * are page runs the CPU caches keep already; more would hold memory that
+ * other classes cannot use).  The background worker empties them while it
+ * runs. */
 static inline unsigned xfer_max(unsigned cls)
 {
-	return 4u * batch_of[cls];
+	size_t four = 4u * batch_of[cls];
+	if (pcm_class_is_large(cls))
+		return (unsigned)four;
+	size_t by_bytes = XFER_BYTES / pcm_class_size(cls);
+	_Static_assert(4 * MAX_BATCH <= XFER_OBJS, "transfer cache size");
+	return (unsigned)(by_bytes < four ? four : by_bytes > XFER_OBJS ? XFER_OBJS : by_bytes);
 }
 
 static pcm_lock_t drain_lock = PCM_LOCK_INIT(PCM_RANK_DRAIN);
@@ -762,17 +774,16 @@ static size_t drain_xfer(void)
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
 		struct xfer *x = &xfer[c];
 		void *objs[4 * MAX_BATCH];
-		if (!__atomic_load_n(&x->n, __ATOMIC_RELAXED))
-			continue;
-		pcm_lock(&x->lock);
-		unsigned n = x->n;
-		for (unsigned i = 0; i < n; i++)
-			objs[i] = x->objs[i];
-		x->n = 0;
-		pcm_unlock(&x->lock);
-		if (n)
-			pcm_slab_put_array(c, objs, n);
-		total += n;
+		while (__atomic_load_n(&x->n, __ATOMIC_RELAXED)) {
+			pcm_lock(&x->lock);
+			unsigned n = 0;
+			while (n < 4 * MAX_BATCH && x->n)
+				objs[n++] = x->objs[--x->n];
+			pcm_unlock(&x->lock);
+			if (n)
+				pcm_slab_put_array(c, objs, n);
+			total += n;
+		}
 	}
 	return total;
 }
