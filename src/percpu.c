@@ -166,7 +166,7 @@ int pcm_percpu_init_process(void)
 		begin_of[c] = (uint16_t)slot;
 		slot += max_of[c];
 		/* xfer[c] is not written here (but for its lock's rank, which
-		 * only debug builds check): its 2 KiB a class stay untouched,
+		 * only debug builds check): its 16 KiB a class stay untouched,
 		 * no page faults, until the class is used. */
 		if (PCM_DEBUG >= 1)
 			pcm_lock_init(&xfer[c].lock, PCM_RANK_XFER);
