@@ -28,34 +28,51 @@ static int membarrier_ok;
 static const char *off_reason = "not started";
 
 /*
- * Capacity.  Per class, the same in every region: the first slot (begin),
- * the slots reserved (max), the capacity a region starts with (cap0: about
- * 32 KiB of objects for a small class, 128 KiB for a large one).  A
- * region's capacity for a class is its header's end - begin, between a
- * floor and max; the region's small classes together keep their capacity
- * within budget_bytes (what they all start with).  A class that misses or
- * overflows grows (doubling), taking capacity from classes that have not
- * missed lately, which shrink (halving, their surplus objects going to the
- * transfer cache): a working set larger than cap0 stays in the CPU cache
- * and the region holds no more than before.  See "---- capacity ----".
+ * Capacity.  Per class, the same in every region: the capacity a region
+ * starts with (cap0: about 32 KiB of objects for a small class, 128 KiB for
+ * a large one), the most it may grow to (max), and two arrays of slots: the
+ * starting array of cap0 slots (begin), packed with the other classes'
+ * right after the region's header so that a region whose classes hold a
+ * few objects each touches few pages, and, for a class that may grow, an
+ * array of max slots (big) higher up, which it moves into when it first
+ * grows beyond cap0 (an address-space reservation: its pages are touched
+ * only by a class that grows).  A region's capacity for a class is its
+ * header's end - begin, between a floor and max; the region's small
+ * classes together keep their capacity within budget_bytes (what they all
+ * start with).  A class that misses or overflows again soon (at most one
+ * miss of another class of the region between) grows (doubling), taking
+ * capacity from classes that have not missed lately, which shrink
+ * (halving, their surplus objects going to the transfer cache): a working
+ * set larger than cap0 stays in the CPU cache and the region holds no more
+ * than before.  A starting array has START_MIN slots when cap0 is smaller
+ * (classes above 512 bytes), so that such a class's first doublings stay in
+ * it.  See "---- capacity ----".
  */
-static uint16_t cap_of[PCM_NR_CLASSES], max_of[PCM_NR_CLASSES], begin_of[PCM_NR_CLASSES];
+static uint16_t cap_of[PCM_NR_CLASSES], max_of[PCM_NR_CLASSES];
+static uint16_t begin_of[PCM_NR_CLASSES]; /* the starting array's first slot */
+static uint16_t start_of[PCM_NR_CLASSES]; /* its slots (cap0 or more) */
+static uint16_t big_of[PCM_NR_CLASSES];   /* the big array's, 0 if none */
 static uint16_t batch_of[PCM_NR_CLASSES];
 static size_t bound_bytes;  /* what one region can hold at most */
 static size_t budget_bytes; /* small classes' capacity in one region */
 
 /* A region: the headers, the idle scan's marks, the misses since the last
- * capacity decision, the set-up state and the capacity clock hand, then the
- * slots. */
+ * capacity decision, the set-up state, the capacity clock hand and the
+ * class of the last miss, then the slots: the starting arrays, packed, and
+ * the big arrays. */
 #define HDR_BYTES (PCM_NR_CLASSES * 8)
 #define SEEN_OFF HDR_BYTES
 #define MISS_OFF (SEEN_OFF + 2 * PCM_NR_CLASSES)
 #define STATE_OFF ((MISS_OFF + PCM_NR_CLASSES + 7) & ~7)
-#define FIRST_SLOT ((STATE_OFF + 8) / 8) /* slots below hold the above */
+#define RECENT_OFF (STATE_OFF + 8)
+#define FIRST_SLOT ((RECENT_OFF + 8) / 8) /* slots below hold the above */
 #define REGION_SLOTS 65535u /* 16-bit indices; end <= 65535 */
 #define MAX_BATCH 64
+#define START_MIN 64 /* slots of a starting array, if max allows */
+#define RECENT 2 /* the region's last misses that grow() looks at */
 
-_Static_assert(HDR_BYTES <= STATE_OFF && STATE_OFF + 8 <= FIRST_SLOT * 8,
+_Static_assert(HDR_BYTES <= STATE_OFF && RECENT_OFF + RECENT <= FIRST_SLOT * 8 &&
+	       PCM_NR_CLASSES <= 256,
 	       "region header layout");
 _Static_assert(REGION_SLOTS * 8 <= 1ul << PCM_PERCPU_SHIFT, "region size");
 
@@ -99,10 +116,30 @@ static inline uint64_t *hdr(char *r, unsigned cls)
 	return (uint64_t *)r + cls;
 }
 
+static inline uint64_t hdr_make(uint64_t begin, uint64_t end, uint64_t cur)
+{
+	return cur | (end << 16) | (begin << 32);
+}
+
+/* The header a class starts with: its starting array, empty, cap0. */
 static inline uint64_t hdr_empty(unsigned cls)
 {
-	uint64_t b = begin_of[cls];
-	return b | ((b + cap_of[cls]) << 16) | (b << 32);
+	return hdr_make(begin_of[cls], begin_of[cls] + cap_of[cls], begin_of[cls]);
+}
+
+/* The first slot of the array that `current` cur of class cls indexes: the
+ * big array's ranges lie above every starting array's (with a slot between,
+ * so that a full starting array's cur is below them), so cur alone tells,
+ * whatever the header's begin/end say (stopped, for instance). */
+static inline unsigned arr_begin(unsigned cls, unsigned cur)
+{
+	return big_of[cls] && cur >= big_of[cls] ? big_of[cls] : begin_of[cls];
+}
+
+/* Slots of the array that starts at slot b. */
+static inline unsigned arr_slots(unsigned cls, unsigned b)
+{
+	return b == begin_of[cls] ? start_of[cls] : max_of[cls];
 }
 
 /* A region's set-up state (ensure_region). */
@@ -116,6 +153,13 @@ static inline uint32_t *state(char *r)
 static inline uint16_t *clock_hand(char *r)
 {
 	return (uint16_t *)(r + STATE_OFF + 4);
+}
+
+/* The classes of the region's last RECENT misses or overflows, the last
+ * first (grow). */
+static inline uint8_t *recent(char *r)
+{
+	return (uint8_t *)(r + RECENT_OFF);
 }
 
 static inline uint8_t *misses(char *r, unsigned cls)
@@ -164,16 +208,21 @@ int pcm_percpu_init_process(void)
 		max_of[c] = (uint16_t)m;
 		batch_of[c] = (uint16_t)(cap_of[c] / 2 > MAX_BATCH ? MAX_BATCH : cap_of[c] / 2);
 		begin_of[c] = (uint16_t)slot;
-		slot += max_of[c];
+		start_of[c] = (uint16_t)(n < START_MIN && m > n ? (m < START_MIN ? m : START_MIN) : n);
+		slot += start_of[c];
 		/* xfer[c] is not written here (but for its lock's rank, which
 		 * only debug builds check): its 16 KiB a class stay untouched,
 		 * no page faults, until the class is used. */
 		if (PCM_DEBUG >= 1)
 			pcm_lock_init(&xfer[c].lock, PCM_RANK_XFER);
 	}
-	for (unsigned c = 1; c < PCM_NR_CLASSES; c++)
+	slot++; /* the gap arr_begin() needs */
+	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
+		big_of[c] = max_of[c] > start_of[c] ? (uint16_t)slot : 0;
+		slot += big_of[c] ? max_of[c] : 0;
 		if (pcm_class_is_large(c))
 			bound_bytes += (size_t)cap_of[c] * pcm_class_info[c].size;
+	}
 	bound_bytes += budget_bytes;
 	if (slot > REGION_SLOTS) {
 		off_reason = "per-CPU region too small (build error)";
@@ -355,23 +404,39 @@ static unsigned long pop_batch(struct pcm_rseq *rs, unsigned long cls,
 
 /* ---- capacity ----
  *
- * A region's capacity for a class changes only on its own CPU, through a
- * critical section whose commit is a compare-and-swap of the whole header
- * that moves `end` (set_end).  It gives up when the header is stopped or not
- * set up (its begin is not the class's) and when `current` is above the new
- * end.  The drain's argument (below) holds with it: a stop that lands after
- * the sequence's load makes the CAS fail, and a sequence that starts after a
- * fence reads the stopped header and gives up.  The drain and the region
- * set-up write the starting capacity back (an idle class drained by the
- * background worker starts over).  What a region records for the policy
- * (misses, the clock hand) is written racily by its threads: heuristics.
+ * Within the array a class is in, a region's capacity for it changes only
+ * on its own CPU, through a critical section whose commit is a
+ * compare-and-swap of the whole header that moves `end` (set_end).  It
+ * gives up when the header's begin is not the one the caller computed the
+ * new end from (stopped, not set up, or the class moved) and when `current`
+ * is above the new end.  The drain's argument (below) holds with it: a stop
+ * that lands after the sequence's load makes the CAS fail, and a sequence
+ * that starts after a fence reads the stopped header and gives up.
+ *
+ * A class that grows beyond its starting array moves to its big array
+ * (move_up): that is a drain of its one header whose step 3 copies the
+ * objects instead of giving them away, and whose step 5 enables the header
+ * on the big array: begin = big, current = big + the objects, end = big +
+ * the new capacity.  Under drain_lock, with both fences, so the drain's
+ * proof covers it word for word: between F1 and step 5 no sequence commits
+ * on the header, so the copy reads the final objects and `current`; after
+ * step 5 a sequence that commits read `current` after F2, the new one (one
+ * that read the old `current`, of the starting array, and the new begin/end
+ * would straddle F2, which restarts it).  The starting array's slots keep
+ * stale copies, below no `current` until the class is back there.  The
+ * drain and the region set-up put a class back in its starting array with
+ * its starting capacity (an idle class drained by the background worker
+ * starts over).  What a region records for the policy (misses, the clock
+ * hand) is written racily by its threads: heuristics.
  */
 
 #if PCM_HAVE_PERCPU
 /* Sets this CPU's end for cls (the whole header by CAS): 1, or 0 when the
- * header is stopped, not set up, holds more than new_end - begin objects,
- * or changed meanwhile. */
-static int set_end(struct pcm_rseq *rs, unsigned long cls, unsigned long new_end)
+ * header's begin is not `begin` (stopped, not set up, or in the other
+ * array), it holds more than new_end - begin objects, or it changed
+ * meanwhile.  new_end - begin must not exceed the array's slots. */
+static int set_end(struct pcm_rseq *rs, unsigned long cls, unsigned long begin,
+		   unsigned long new_end)
 {
 	unsigned long reg, tmp, res;
 	__asm__ volatile(PCM_RSEQ_PROLOGUE
@@ -398,25 +463,34 @@ static int set_end(struct pcm_rseq *rs, unsigned long cls, unsigned long new_end
 		 : [reg] "=&r"(reg), [tmp] "=&r"(tmp), [res] "=&r"(res)
 		 : [rs] "r"(rs), [off] "r"(pcm_cid_off),
 		   [base] "m"(pcm_rseq_base), [cls] "r"(cls),
-		   [begin] "r"((unsigned long)begin_of[cls]), [nend] "r"(new_end),
+		   [begin] "r"(begin), [nend] "r"(new_end),
 		   [mask] "r"(~(0xffffull << 16)), [shifted] "r"(new_end << 16)
 		 : "rax", "memory", "cc");
 	return (int)res;
 }
 #else
-static int set_end(struct pcm_rseq *rs, unsigned long cls, unsigned long new_end)
+static int set_end(struct pcm_rseq *rs, unsigned long cls, unsigned long begin,
+		   unsigned long new_end)
 {
-	(void)rs, (void)cls, (void)new_end;
+	(void)rs, (void)cls, (void)begin, (void)new_end;
 	return 0;
 }
 #endif
+
+/* The first slot of the array class c's header h is enabled on, or 0
+ * (stopped, or not set up). */
+static inline unsigned hdr_begin(unsigned c, uint64_t h)
+{
+	unsigned b = (h >> 32) & 0xffff;
+	return b == begin_of[c] || (b == big_of[c] && b) ? b : 0;
+}
 
 /* Capacity of class c in region r (0 while stopped or not set up). */
 static unsigned cap_in(char *r, unsigned c)
 {
 	uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED);
-	unsigned b = (h >> 32) & 0xffff, end = (h >> 16) & 0xffff;
-	return b == begin_of[c] && end > b ? end - b : 0;
+	unsigned b = hdr_begin(c, h), end = (h >> 16) & 0xffff;
+	return b && end > b ? end - b : 0;
 }
 
 static void release(unsigned cls, void **objs, unsigned n);
@@ -427,13 +501,16 @@ static void shrink(struct pcm_rseq *rs, char *r, unsigned c, unsigned cap)
 {
 	void *objs[MAX_BATCH];
 	for (int tries = 0; tries < 64; tries++) {
-		if (set_end(rs, c, begin_of[c] + cap))
+		uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED);
+		unsigned b = hdr_begin(c, h), cur = h & 0xffff;
+		if (!b)
+			return; /* stopped (a drain) */
+		if (set_end(rs, c, b, b + cap))
 			return;
-		unsigned cur = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED) & 0xffff;
-		unsigned want = cur > begin_of[c] + cap ? cur - begin_of[c] - cap : 1;
+		unsigned want = cur > b + cap ? cur - b - cap : 1;
 		unsigned n = (unsigned)pop_batch(rs, c, objs, want < MAX_BATCH ? want : MAX_BATCH);
 		if (!n && !cap_in(r, c))
-			return; /* stopped (a drain), or another CPU's region now */
+			return; /* stopped, or another CPU's region now */
 		if (n)
 			release(c, objs, n);
 	}
@@ -467,8 +544,54 @@ static size_t steal(struct pcm_rseq *rs, char *r, unsigned except, size_t want)
 	return got;
 }
 
-/* Class cls missed or overflowed on this CPU: doubles its capacity, up to
- * its maximum, within the region's budget. */
+/* Class c of region r moves from its starting array to its big array with
+ * capacity cap (see above).  drain_lock held.  1 if it moved. */
+static int move_up(char *r, unsigned c, unsigned cap)
+{
+	uint64_t *hp = hdr(r, c), h = __atomic_load_n(hp, __ATOMIC_RELAXED);
+	unsigned b = begin_of[c], big = big_of[c];
+	if (hdr_begin(c, h) != b)
+		return 0; /* moved or drained meanwhile */
+	/* 1. stop (the CAS keeps a racing commit; only commits on its CPU
+	 * and set_end change the header, never its begin) */
+	while (!__atomic_compare_exchange_n(hp, &h, (h & 0xffff) | STOPPED, 0,
+					    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		;
+	uint64_t was = h;
+	/* 2. F1 */
+	if (!fence()) {
+		h = __atomic_load_n(hp, __ATOMIC_RELAXED);
+		while (!__atomic_compare_exchange_n(hp, &h, (was & ~0xffffull) | (h & 0xffff),
+						    0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			;
+		return 0;
+	}
+	/* 3. copy */
+	unsigned cur = __atomic_load_n(hp, __ATOMIC_ACQUIRE) & 0xffff;
+	unsigned n = cur > b ? cur - b : 0;
+	void **slots = (void **)r;
+	for (unsigned i = 0; i < n; i++)
+		slots[big + i] = slots[b + i];
+	__atomic_store_n(hp, (big + n) | STOPPED, __ATOMIC_RELEASE);
+	/* 4. F2 (failing, the header stays stopped: the next drain gives the
+	 * objects in the big array back and enables it) */
+	if (!fence()) {
+		parked = 1;
+		return 0;
+	}
+	/* 5. enable */
+	__atomic_store_n(hp, hdr_make(big, big + cap, big + n), __ATOMIC_RELEASE);
+	return 1;
+}
+
+/* Class cls missed or overflowed on this CPU: if one of the region's last
+ * RECENT misses or overflows was of cls too, doubles its capacity, up to its
+ * maximum, within the region's budget.  (A working set larger than the
+ * capacity misses batch after batch, little else between, also when two
+ * classes take turns; classes that only fluctuate around a small working
+ * set, many threads each keeping a few objects of every class, miss now and
+ * then, one class's misses far apart among the others': growing those
+ * would touch their big arrays' pages for little gain: threads-rss.) */
 static void grow(struct pcm_rseq *rs, unsigned cls)
 {
 	if (pcm_class_is_large(cls))
@@ -481,6 +604,16 @@ static void grow(struct pcm_rseq *rs, unsigned cls)
 	uint8_t *m = misses(r, cls);
 	if (*m < 255)
 		(*m)++;
+	uint8_t *last = recent(r);
+	int again = 0;
+	for (unsigned i = RECENT - 1; i > 0; i--) {
+		again |= last[i] == cls;
+		last[i] = last[i - 1];
+	}
+	again |= last[0] == cls;
+	last[0] = (uint8_t)cls;
+	if (!again)
+		return;
 	unsigned cap = cap_in(r, cls);
 	if (!cap || cap >= max_of[cls])
 		return;
@@ -498,7 +631,15 @@ static void grow(struct pcm_rseq *rs, unsigned cls)
 		if (want <= cap)
 			return;
 	}
-	set_end(rs, cls, begin_of[cls] + want);
+	uint64_t h = __atomic_load_n(hdr(r, cls), __ATOMIC_RELAXED);
+	unsigned b = hdr_begin(cls, h);
+	if (b == begin_of[cls] && want > start_of[cls]) {
+		pcm_lock(&drain_lock);
+		move_up(r, cls, want);
+		pcm_unlock(&drain_lock);
+	} else if (b) {
+		set_end(rs, cls, b, b + want);
+	}
 }
 
 /* ---- the transfer cache and the slabs behind it ---- */
@@ -591,8 +732,8 @@ int pcm_percpu_holds(unsigned cls, const void *p)
 			continue;
 		unsigned cur = __atomic_load_n(hdr(r, cls), __ATOMIC_RELAXED) & 0xffff;
 		void **slots = (void **)r;
-		unsigned end = begin_of[cls] + max_of[cls];
-		for (unsigned i = begin_of[cls]; i < cur && i < end; i++)
+		unsigned b = arr_begin(cls, cur), end = b + arr_slots(cls, b);
+		for (unsigned i = b; i < cur && i < end; i++)
 			if (__atomic_load_n(&slots[i], __ATOMIC_RELAXED) == p)
 				return 1;
 	}
@@ -616,9 +757,11 @@ int pcm_percpu_holds(unsigned cls, const void *p)
  * subtract of 1 (the fast path's push and pop, see below); or it changes
  * `end` by a compare-and-swap of the whole header against the value the
  * sequence loaded and found neither stopped nor unset (set_end, under
- * "---- capacity ----"), which fails if anything wrote the header since.  The drain and
- * the region set-up (ensure_region), both under drain_lock, write whole
- * 64-bit headers; set-up follows steps 3-5 below, from all-zero headers.
+ * "---- capacity ----"), which fails if anything wrote the header since.
+ * The drain, the move of a class to its big array (move_up) and the region
+ * set-up (ensure_region), all under drain_lock, write whole 64-bit
+ * headers; move_up is steps 1-5 below on one header, set-up follows steps
+ * 3-5 from all-zero headers.
  * Nothing else writes a region's headers; nobody writes the null region's
  * (percpu.h), whose stopped headers fail every sequence.
  *
@@ -651,10 +794,12 @@ int pcm_percpu_holds(unsigned cls, const void *p)
  * The protocol, for every header h it drains:
  *   1. stop:   h := current(h) | STOPPED        (CAS: keeps a racing commit)
  *   2. fence F1
- *   3. drain:  cur := current(h); give slots [begin, cur) to the slabs;
- *              h := begin | STOPPED             (current reset, still stopped)
+ *   3. drain:  cur := current(h); give slots [begin, cur) to the slabs,
+ *              begin being that of the array cur indexes (arr_begin);
+ *              h := begin0 | STOPPED            (current reset to the
+ *                                                starting array, stopped)
  *   4. fence F2
- *   5. enable: h := empty (current = begin, end = begin + capacity)
+ *   5. enable: h := empty (current = begin0, end = begin0 + cap0)
  *
  * Why it is safe.
  *  (a) Between F1 and step 5 no sequence commits on h: one that commits
@@ -673,9 +818,11 @@ int pcm_percpu_holds(unsigned cls, const void *p)
  *      index into slots whose objects the slabs own again; that handed
  *      objects out twice (issue 12).
  *
- * If F1 fails, `current` was never changed: each stopped header gets its
- * begin/end back by CAS (keeping any racing commit), which is the state a
- * sequence could have read anyway.  If F2 fails (after retries), the headers
+ * If F1 fails, `current` was never changed: each stopped header gets back
+ * by CAS (keeping any racing commit) the begin of the array its `current`
+ * indexes, with the starting capacity (a `current` above `end` makes
+ * pushes fail and pops work, as a sequence that read an earlier header
+ * could anyway).  If F2 fails (after retries), the headers
  * stay stopped, which is correct (every operation takes the slow path), and
  * the next drain finishes the job: its F1 does what F2 should have done.
  */
@@ -710,7 +857,7 @@ static size_t drain_cpu_caches(int idle_only)
 	FOR_EACH_HEADER(r, c) {
 		uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED);
 		unsigned cur = h & 0xffff;
-		int pick = stopped(h) || cur > begin_of[c];
+		int pick = stopped(h) || cur > arr_begin(c, cur);
 		if (idle_only) {
 			pick = pick && (stopped(h) || cur == *seen(r, c));
 			*seen(r, c) = (uint16_t)cur;
@@ -731,9 +878,10 @@ static size_t drain_cpu_caches(int idle_only)
 			return 0; /* some currents were reset unfenced: stay stopped */
 		FOR_EACH_HEADER(r, c) {
 			uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED);
+			unsigned b = arr_begin(c, h & 0xffff);
 			while (stopped(h) &&
 			       !__atomic_compare_exchange_n(
-				       hdr(r, c), &h, (hdr_empty(c) & ~0xffffull) | (h & 0xffff),
+				       hdr(r, c), &h, hdr_make(b, b + cap_of[c], h & 0xffff),
 				       0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 				;
 		}
@@ -744,12 +892,12 @@ static size_t drain_cpu_caches(int idle_only)
 		uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_ACQUIRE);
 		if (!stopped(h))
 			continue;
-		unsigned cur = h & 0xffff, b = begin_of[c];
+		unsigned cur = h & 0xffff, b = arr_begin(c, cur);
 		if (cur > b) {
 			pcm_slab_put_array(c, (void **)r + b, cur - b);
 			n += cur - b;
 		}
-		__atomic_store_n(hdr(r, c), b | STOPPED, __ATOMIC_RELEASE);
+		__atomic_store_n(hdr(r, c), begin_of[c] | STOPPED, __ATOMIC_RELEASE);
 	}
 	/* 4. F2 */
 	if (!fence()) {
@@ -814,9 +962,9 @@ void pcm_percpu_totals(size_t *objs, size_t *bytes, size_t *large_bytes,
 		nr++;
 		for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
 			uint64_t h = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED);
-			unsigned cur = h & 0xffff;
-			if (cur > begin_of[c]) {
-				size_t k = cur - begin_of[c];
+			unsigned cur = h & 0xffff, first = arr_begin(c, cur);
+			if (cur > first) {
+				size_t k = cur - first;
 				o += k;
 				b += k * pcm_class_info[c].size;
 				if (pcm_class_is_large(c))
@@ -847,9 +995,10 @@ unsigned pcm_percpu_fill(unsigned max, size_t *objs, size_t *bytes)
 		if (__atomic_load_n(state(r), __ATOMIC_ACQUIRE) == REGION_READY)
 			for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
 				unsigned cur = __atomic_load_n(hdr(r, c), __ATOMIC_RELAXED) & 0xffff;
-				if (cur > begin_of[c]) {
-					o += cur - begin_of[c];
-					b += (size_t)(cur - begin_of[c]) * pcm_class_info[c].size;
+				unsigned first = arr_begin(c, cur);
+				if (cur > first) {
+					o += cur - first;
+					b += (size_t)(cur - first) * pcm_class_info[c].size;
 				}
 			}
 		objs[cid] = o;

@@ -4,7 +4,9 @@
  * Each CPU slot (indexed by the kernel's mm_cid when the rseq area has it,
  * else by cpu_id) owns a 512 KiB region (address space: only what the caches
  * fill is touched): one 64-bit header per size class, then arrays of object
- * pointers.  A header packs three 16-bit slot indices:
+ * pointers (each class's starting array, packed, then the larger arrays
+ * that classes grow into: percpu.c).  A header packs three 16-bit slot
+ * indices:
  *
  *     bits  0..15  current   next free slot (objects are begin..current-1)
  *     bits 16..31  end       capacity limit
