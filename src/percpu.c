@@ -82,12 +82,23 @@ _Static_assert(REGION_SLOTS * 8 <= 1ul << PCM_PERCPU_SHIFT, "region size");
  * batches, without touching slab free lists. */
 #define XFER_OBJS 2048
 #define XFER_BYTES (2ul << 20)
+#define XFER_NEAR (4 * MAX_BATCH) /* slots beside the lock: four batches */
 struct xfer {
 	pcm_lock_t lock;
 	uint32_t n; /* at most xfer_max(class) */
-	void *objs[XFER_OBJS];
+	void *objs[XFER_NEAR];
 } __attribute__((aligned(PCM_CACHE_LINE)));
 static struct xfer xfer[PCM_NR_CLASSES];
+/* The slots beyond four batches, apart (.bss, touched only by a class whose
+ * transfer cache holds more): the near ones of every class stay packed, a
+ * class that keeps a few objects there touches a page shared with others
+ * (with 16 KiB arrays, one page a class: +80 KiB in threads-rss). */
+static void *xfer_far[PCM_NR_CLASSES][XFER_OBJS - XFER_NEAR];
+
+static inline void **xfer_slot(unsigned cls, unsigned i)
+{
+	return i < XFER_NEAR ? &xfer[cls].objs[i] : &xfer_far[cls][i - XFER_NEAR];
+}
 
 /* A small class's transfer cache holds up to 2048 objects and 2 MiB of
  * them, but always four batches; a large class's, four batches (its objects
@@ -100,7 +111,7 @@ static inline unsigned xfer_max(unsigned cls)
 	if (pcm_class_is_large(cls))
 		return (unsigned)four;
 	size_t by_bytes = XFER_BYTES / pcm_class_size(cls);
-	_Static_assert(4 * MAX_BATCH <= XFER_OBJS, "transfer cache size");
+	_Static_assert(XFER_NEAR <= XFER_OBJS, "transfer cache size");
 	return (unsigned)(by_bytes < four ? four : by_bytes > XFER_OBJS ? XFER_OBJS : by_bytes);
 }
 
@@ -211,8 +222,9 @@ int pcm_percpu_init_process(void)
 		start_of[c] = (uint16_t)(n < START_MIN && m > n ? (m < START_MIN ? m : START_MIN) : n);
 		slot += start_of[c];
 		/* xfer[c] is not written here (but for its lock's rank, which
-		 * only debug builds check): its 16 KiB a class stay untouched,
-		 * no page faults, until the class is used. */
+		 * only debug builds check): its 2 KiB a class (and the far
+		 * slots) stay untouched, no page faults, until the class is
+		 * used. */
 		if (PCM_DEBUG >= 1)
 			pcm_lock_init(&xfer[c].lock, PCM_RANK_XFER);
 	}
@@ -653,7 +665,7 @@ static unsigned fetch(unsigned cls, void **out, unsigned want, unsigned *from_xf
 	if (__atomic_load_n(&x->n, __ATOMIC_RELAXED)) {
 		pcm_lock(&x->lock);
 		while (got < want && x->n)
-			out[got++] = x->objs[--x->n];
+			out[got++] = *xfer_slot(cls, --x->n);
 		pcm_unlock(&x->lock);
 	}
 	*from_xfer = got;
@@ -667,7 +679,7 @@ static void release(unsigned cls, void **objs, unsigned n)
 	struct xfer *x = &xfer[cls];
 	pcm_lock(&x->lock);
 	while (n && x->n < xfer_max(cls))
-		x->objs[x->n++] = objs[--n];
+		*xfer_slot(cls, x->n++) = objs[--n];
 	pcm_unlock(&x->lock);
 	if (n)
 		pcm_slab_put_array(cls, objs, n);
@@ -741,7 +753,7 @@ int pcm_percpu_holds(unsigned cls, const void *p)
 	int found = 0;
 	pcm_lock(&x->lock);
 	for (unsigned i = 0; i < x->n && !found; i++)
-		found = x->objs[i] == p;
+		found = *xfer_slot(cls, i) == p;
 	pcm_unlock(&x->lock);
 	return found;
 }
@@ -926,7 +938,7 @@ static size_t drain_xfer(void)
 			pcm_lock(&x->lock);
 			unsigned n = 0;
 			while (n < 4 * MAX_BATCH && x->n)
-				objs[n++] = x->objs[--x->n];
+				objs[n++] = *xfer_slot(c, --x->n);
 			pcm_unlock(&x->lock);
 			if (n)
 				pcm_slab_put_array(c, objs, n);
