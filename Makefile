@@ -173,6 +173,18 @@ $(BUILD)/tests/link/prof_sites.static: tests/link/prof_sites.c $(BUILD)/libpcmal
 	$(call say,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -rdynamic -o $@ $< $(BUILD)/libpcmalloc.a -ldl
 
+# A trivial program, with glibc's malloc and linked with pcmalloc
+# (tests/link/startup.sh).
+$(BUILD)/tests/link/trivial: tests/link/trivial.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(BUILD)/tests/link/trivial.static: tests/link/trivial.c $(BUILD)/libpcmalloc.a
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libpcmalloc.a
+
 $(BUILD)/tests/tools/live: tests/tools/live.c $(BUILD)/libpcmalloc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libpcmalloc.a
@@ -180,6 +192,7 @@ $(BUILD)/tests/tools/live: tests/tools/live.c $(BUILD)/libpcmalloc.a
 LINK_BINS := $(BUILD)/tests/link/static_full $(BUILD)/tests/link/cxx_new \
 	$(BUILD)/tests/link/cxx_new.static \
 	$(BUILD)/tests/link/prof_sites $(BUILD)/tests/link/prof_sites.static \
+	$(BUILD)/tests/link/trivial $(BUILD)/tests/link/trivial.static \
 	$(BUILD)/tests/tools/live
 
 # The heap-misuse suite (issue 9): run under LD_PRELOAD, built at -O1 so

@@ -12,6 +12,7 @@
 #include "os.h"
 #include "percpu.h"
 #include "prof.h"
+#include "publish.h"
 #include "reentry.h"
 #include "secure.h"
 #include "slab.h"
@@ -222,6 +223,7 @@ PCM_NOINLINE void *pcm_malloc_slow(size_t n, unsigned cls)
 		return pcm_zero_alloc();
 	}
 	pcm_init(); /* PCMALLOC_CONF is read: secure mode is known */
+	pcm_publish_poll();
 	if (unlikely(pcm_conf.secure) && !pcm_reentered())
 		return pcm_secure_alloc(n, 0, PCM_KIND_MALLOC);
 	if (n <= PCM_CLASS_MAX) {

@@ -20,13 +20,16 @@ static int wake_shared;
 static void (*service_fn)(void);
 static const uint32_t *svc_req, *svc_ack;
 static uint64_t svc_interval_ns;
+static int (*prepare_fn)(void);
 int pcm_bg_service_pending;
 
 static int service_needed(void)
 {
+	/* svc_req is set last (release): with it, svc_ack is there. */
+	const uint32_t *req = __atomic_load_n(&svc_req, __ATOMIC_ACQUIRE);
 	return __atomic_load_n(&pcm_bg_service_pending, __ATOMIC_RELAXED) ||
-	       (svc_req && __atomic_load_n(svc_req, __ATOMIC_ACQUIRE) !=
-				   __atomic_load_n(svc_ack, __ATOMIC_RELAXED));
+	       (req && __atomic_load_n(req, __ATOMIC_ACQUIRE) !=
+			       __atomic_load_n(svc_ack, __ATOMIC_RELAXED));
 }
 
 static void wait_wake(uint32_t w, uint64_t timeout_ns)
@@ -53,10 +56,15 @@ void pcm_background_set_service(void (*fn)(void), uint32_t *shared_wake,
 {
 	wake = shared_wake ? shared_wake : &wake_word;
 	wake_shared = shared_wake != NULL;
-	svc_req = req;
 	svc_ack = ack;
+	__atomic_store_n(&svc_req, req, __ATOMIC_RELEASE);
 	svc_interval_ns = interval_ns;
 	__atomic_store_n(&service_fn, fn, __ATOMIC_RELEASE);
+}
+
+void pcm_background_set_prepare(int (*fn)(void))
+{
+	__atomic_store_n(&prepare_fn, fn, __ATOMIC_RELEASE);
 }
 
 void pcm_background_kick(void)
@@ -158,6 +166,9 @@ PCM_NOINLINE void pcm_background_check_slow(int may_start)
 	if (pcm_zones_held_pages() < (START_BYTES >> PCM_PAGE_SHIFT) && !svc_interval_ns &&
 	    !(svc_req && __atomic_load_n(svc_req, __ATOMIC_RELAXED)))
 		return;
+	int (*prepare)(void) = __atomic_load_n(&prepare_fn, __ATOMIC_ACQUIRE);
+	if (prepare && !prepare())
+		return; /* another thread prepares: a later call starts it */
 	if (!__atomic_compare_exchange_n(&pcm_bg_state, &st, PCM_BG_RUNNING, 0,
 					 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 		return;

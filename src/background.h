@@ -56,6 +56,10 @@ void pcm_background_after_fork_child(void);
  * with little memory (or background:0). */
 void pcm_background_set_service(void (*fn)(void), uint32_t *shared_wake,
 				const uint32_t *req, const uint32_t *ack, uint64_t interval_ns);
+/* fn runs before the worker starts (from a slow path, no lock held); it
+ * returns 0 when the worker cannot start yet (another thread is preparing:
+ * fn must never block). */
+void pcm_background_set_prepare(int (*fn)(void));
 /* Asks for the service soon (async-signal-safe). */
 void pcm_background_kick(void);
 extern int pcm_bg_service_pending; /* cleared by the service */

@@ -30,10 +30,44 @@ void pcm_cache_init_process(void)
 		__atomic_store_n(&exit_key_ok, 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * The warm-up.  The process's first WARMUP_CALLS slow-path calls (in all its
+ * threads together) are served straight from the slabs, one object at a
+ * time, and leave the thread unset (PCM_CACHE_NEW): a program that makes a
+ * handful of allocations neither makes the per-CPU regions (a sysfs read,
+ * an mmap, membarrier registration and fences: pcm_percpu_start) nor sets
+ * up per-thread bins, nor fills a batch of objects it will not use (page
+ * faults).  After it, a thread's first slow path sets it up as before.
+ */
+#define WARMUP_CALLS 64
+static unsigned warm_calls;
+
+/* 1 when a new thread may be set up now: the warm-up is over and the
+ * per-CPU regions, if per-CPU mode was decided, exist (or failed); else it
+ * is served from the slabs this time. */
+static int may_set_up(void)
+{
+	if (__atomic_load_n(&warm_calls, __ATOMIC_RELAXED) < WARMUP_CALLS && pcm_conf.tcache) {
+		__atomic_fetch_add(&warm_calls, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	return pcm_percpu_start(); /* 0: another thread makes them */
+}
+
+static void (*setup_hook)(void);
+
+void pcm_cache_set_setup_hook(void (*fn)(void))
+{
+	__atomic_store_n(&setup_hook, fn, __ATOMIC_RELEASE);
+}
+
 /* A thread's first slow path: which backend serves it.  The rseq pointer
  * is set last: until then every fast-path operation fails into here. */
 static void setup(struct pcm_cache_tls *t)
 {
+	void (*hook)(void) = __atomic_load_n(&setup_hook, __ATOMIC_ACQUIRE);
+	if (hook && !pcm_reentered())
+		hook();
 	if (!pcm_conf.tcache) {
 		t->state = PCM_CACHE_OFF;
 		t->rseq = &t->own;
@@ -69,7 +103,7 @@ static void thread_exit(void *arg)
 static PCM_NOINLINE void *miss_other(unsigned cls)
 {
 	struct pcm_cache_tls *t = &pcm_tc;
-	if (unlikely(t->state == PCM_CACHE_NEW)) {
+	if (unlikely(t->state == PCM_CACHE_NEW) && may_set_up()) {
 		setup(t);
 		return pcm_cache_miss(cls);
 	}
@@ -120,7 +154,7 @@ static PCM_NOINLINE void overflow_other(void *p, unsigned cls)
 {
 	int saved = errno;
 	struct pcm_cache_tls *t = &pcm_tc;
-	if (unlikely(t->state == PCM_CACHE_NEW))
+	if (unlikely(t->state == PCM_CACHE_NEW) && may_set_up())
 		setup(t);
 	give(t, cls, p);
 	/* Memory the CPU caches shed is the worker's to return: wake it if
@@ -152,7 +186,7 @@ PCM_NOINLINE void pcm_cache_suspect(void *p, unsigned long cls)
 		pcm_fatal("free(): double free of %p (size class %u, %u bytes)", p,
 			  (unsigned)cls, (unsigned)pcm_class_size(cls));
 	/* The program's own data happened to match the key. */
-	if (unlikely(t->state == PCM_CACHE_NEW))
+	if (unlikely(t->state == PCM_CACHE_NEW) && may_set_up())
 		setup(t);
 	pcm_obj_mark_free(p, pcm_cache_key());
 	give(t, (unsigned)cls, p);

@@ -158,6 +158,9 @@ PCM_INLINE void pcm_cache_push(void *p, unsigned long cls)
 
 /* After start-up (may allocate): the thread-exit hook. */
 void pcm_cache_init_process(void);
+/* fn runs at each thread's set-up (its first slow path after the warm-up,
+ * cache.c), with no lock held; it must not allocate. */
+void pcm_cache_set_setup_hook(void (*fn)(void));
 /* The calling thread's own cache goes back to the slabs (malloc_trim). */
 void pcm_cache_flush(void);
 

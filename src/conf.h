@@ -9,7 +9,8 @@
  *   stats:0|1|json       print the statistics report at exit (json: as JSON)
  *   stats_signal:SIG     print it on this signal (USR2, SIGUSR2, 12)
  *   stats_interval:DUR   print it every DUR (10s, 500ms; plain: seconds)
- *   stats_publish:0|1    publish counters for pcmstat PID (default 1)
+ *   stats_publish:0|1    publish counters for pcmstat PID (default 1; the
+ *                        page is made after the first calls, publish.c)
  *   vma_names:0|1        name mappings in /proc/PID/maps (default 1)
  *   verbose:0|1          report start-up decisions and every setting
  *   thp:never|madvise|always   huge-page policy (default: madvise)

@@ -59,7 +59,8 @@ PCM_NOINLINE void pcm_init_slow(void)
 
 	if (pcm_conf.verbose)
 		pcm_log("ready: %s caches%s%s, THP policy %s (kernel: %s), brk %s",
-			!pcm_conf.tcache ? "no" : pcm_percpu_base ? "per-CPU (rseq)" : "per-thread",
+			!pcm_conf.tcache ? "no" : pcm_percpu_base ? "per-CPU (rseq)"
+				: pcm_percpu_pending() ? "per-CPU (rseq, from the first calls)" : "per-thread",
 			pcm_percpu_off_reason() && pcm_conf.tcache ? ": per-CPU off, " : "",
 			pcm_percpu_off_reason() && pcm_conf.tcache ? pcm_percpu_off_reason() : "",
 			pcm_conf.thp == 0 ? "never" : pcm_conf.thp == 1 ? "madvise" : "always",

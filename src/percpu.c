@@ -26,6 +26,11 @@ struct pcm_rseq pcm_rseq_stand_in = PCM_RSEQ_STAND_IN_INIT;
 static unsigned nr_regions;
 static int membarrier_ok;
 static const char *off_reason = "not started";
+/* Per-CPU mode is decided at start-up (pcm_percpu_init_process) but its
+ * regions are made later (pcm_percpu_start): a program that makes a handful
+ * of allocations never maps them. */
+enum start_state { START_DONE = 0, START_PENDING, START_RUNNING };
+static int start_state; /* enum start_state; DONE: nothing to start */
 
 /*
  * Capacity.  Per class, the same in every region: the capacity a region
@@ -180,7 +185,7 @@ static inline uint8_t *misses(char *r, unsigned cls)
 
 const char *pcm_percpu_off_reason(void)
 {
-	return pcm_percpu_base ? NULL : off_reason;
+	return pcm_percpu_base || pcm_percpu_pending() ? NULL : off_reason;
 }
 
 int pcm_percpu_init_process(void)
@@ -200,6 +205,20 @@ int pcm_percpu_init_process(void)
 		off_reason = "rseq registration failed";
 		return 0;
 	}
+	pcm_cid_off = fs >= 28 ? 24 : 4; /* mm_cid (Linux 6.3+) is dense */
+	__atomic_store_n(&start_state, START_PENDING, __ATOMIC_RELEASE);
+	return 1;
+#else
+	off_reason = "not supported on this architecture";
+	return 0;
+#endif
+}
+
+/* The regions themselves: the system calls (sysfs, mmap, naming,
+ * membarrier registration) that per-CPU mode needs, made by the first thread
+ * that leaves the warm-up (cache.c), not at start-up. */
+static void start_regions(void)
+{
 	/* Capacities: a small class starts with about 32 KiB of objects
 	 * (4..256) and may grow to 512 KiB (at most 2048); a large class
 	 * keeps about 128 KiB, at least one object. */
@@ -238,11 +257,9 @@ int pcm_percpu_init_process(void)
 	bound_bytes += budget_bytes;
 	if (slot > REGION_SLOTS) {
 		off_reason = "per-CPU region too small (build error)";
-		return 0;
+		return;
 	}
 	nr_regions = pcm_os_possible_cpus();
-	/* mm_cid (Linux 6.3+) is dense: few threads, few caches. */
-	pcm_cid_off = fs >= 28 ? 24 : 4;
 	/* The regions, after the null region (percpu.h). */
 	size_t len = (size_t)(nr_regions + 1) << PCM_PERCPU_SHIFT;
 	/* Page-aligned is enough (the sequences add the slot's offset to the
@@ -250,14 +267,14 @@ int pcm_percpu_init_process(void)
 	char *map = pcm_os_map_aligned(len, PCM_PAGE_SIZE);
 	if (!map) {
 		off_reason = "no memory for per-CPU regions";
-		return 0;
+		return;
 	}
 	pcm_os_name(map, len, "pcmalloc per-CPU");
 	membarrier_ok = pcm_os_membarrier_register() == 0;
 	if (!membarrier_ok) { /* without fences, caches could never be drained */
 		pcm_os_unmap(map, len);
 		off_reason = "membarrier rseq fences not available";
-		return 0;
+		return;
 	}
 	for (unsigned c = 0; c < PCM_NR_CLASSES; c++)
 		((uint64_t *)map)[c] = STOPPED;
@@ -266,11 +283,26 @@ int pcm_percpu_init_process(void)
 	/* Threads on a stand-in may read either base: each has a null
 	 * region below it. */
 	__atomic_store_n(&pcm_rseq_base, base, __ATOMIC_RELEASE);
+}
+
+int pcm_percpu_start(void)
+{
+	int st = __atomic_load_n(&start_state, __ATOMIC_ACQUIRE);
+	if (st != START_PENDING)
+		return st != START_RUNNING;
+	if (!__atomic_compare_exchange_n(&start_state, &st, START_RUNNING, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
+		return 0;
+	int saved = errno; /* a successful malloc leaves errno alone */
+	start_regions();
+	errno = saved;
+	__atomic_store_n(&start_state, START_DONE, __ATOMIC_RELEASE);
 	return 1;
-#else
-	off_reason = "not supported on this architecture";
-	return 0;
-#endif
+}
+
+int pcm_percpu_pending(void)
+{
+	return __atomic_load_n(&start_state, __ATOMIC_ACQUIRE) != START_DONE;
 }
 
 struct pcm_rseq *pcm_percpu_thread_area(void)
@@ -1021,6 +1053,10 @@ unsigned pcm_percpu_fill(unsigned max, size_t *objs, size_t *bytes)
 
 void pcm_percpu_after_fork_child(uint32_t forker)
 {
+	/* Regions being made by a thread that is gone: made again by the
+	 * child's first thread to ask (the parent's mapping, if made, leaks). */
+	if (start_state == START_RUNNING && !pcm_percpu_base)
+		start_state = START_PENDING;
 	if (!pcm_percpu_base)
 		return;
 	membarrier_ok = pcm_os_membarrier_register() == 0;

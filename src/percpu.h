@@ -190,8 +190,15 @@ PCM_INLINE int pcm_percpu_push(struct pcm_rseq *rs, unsigned long cls, void *p)
 }
 #endif
 
-/* Start-up: decides whether per-CPU mode is possible; 1 if enabled. */
+/* Start-up: decides whether per-CPU mode is possible (no system call); 1
+ * if it will be used.  The regions are made later, by pcm_percpu_start. */
 int pcm_percpu_init_process(void);
+/* Makes the regions if start-up decided for per-CPU mode: 1 when that is
+ * done (per-CPU mode on, or off for good: pcm_percpu_base says which), 0
+ * while another thread is making them.  Never blocks. */
+int pcm_percpu_start(void);
+/* 1 while per-CPU mode is decided but its regions are not made yet. */
+int pcm_percpu_pending(void);
 /* This thread's rseq area if per-CPU mode can serve it, else NULL. */
 struct pcm_rseq *pcm_percpu_thread_area(void);
 

@@ -2,6 +2,7 @@
  * See publish.h and, for the page's protocol, snapshot.h. */
 #include "publish.h"
 #include "background.h"
+#include "cache.h"
 #include "conf.h"
 #include "fmt.h"
 #include "lock.h"
@@ -9,6 +10,7 @@
 #include "snapshot.h"
 #include "stats.h"
 
+#include <errno.h>
 #include <stddef.h>
 
 static struct pcm_pub *pub;
@@ -17,6 +19,12 @@ static uint64_t pub_fd_id;     /* the program may close it and reuse the number 
 static int report_to = 2;
 static int writing;            /* one writer of the page at a time */
 static uint64_t next_report_ns; /* stats_interval */
+/* The page is made lazily (make_page): none yet, being made, made (or not
+ * to be: stats_publish:0, or the OS refused). */
+enum pub_state { PUB_NONE = 0, PUB_MAKING, PUB_DONE };
+static int pub_state;
+int pcm_publish_waiting; /* stats_publish and no page yet */
+static unsigned polls;
 
 #define PUB_SIZE ((sizeof(struct pcm_pub) + 4095) & ~(size_t)4095)
 
@@ -76,26 +84,74 @@ static void on_signal(int sig)
 		pcm_stats_print_conf(report_to);
 }
 
+/* Makes the page (once): 1 when it is made or will never be, 0 while
+ * another thread makes it.  Never blocks. */
+static int make_page(void)
+{
+	int st = __atomic_load_n(&pub_state, __ATOMIC_ACQUIRE);
+	if (st != PUB_NONE)
+		return st == PUB_DONE;
+	if (!__atomic_compare_exchange_n(&pub_state, &st, PUB_MAKING, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
+		return 0;
+	int saved = errno, fd = -1;
+	struct pcm_pub *p = pcm_os_map_shared_page(PCM_PUB_NAME, PUB_SIZE, NULL, &fd);
+	if (p) {
+		pub = p;
+		pub_fd = fd;
+		page_header();
+		pub_fd_id = pcm_os_fd_id(pub_fd);
+		/* The worker has not started (the hook below runs first), so
+		 * nothing sleeps on the word being replaced. */
+		pcm_background_set_service(service, &pub->wake, &pub->req, &pub->ack,
+					   pcm_conf.stats_interval_ns);
+	}
+	__atomic_store_n(&pub_state, PUB_DONE, __ATOMIC_RELEASE);
+	__atomic_store_n(&pcm_publish_waiting, 0, __ATOMIC_RELAXED);
+	errno = saved;
+	return 1;
+}
+
+void pcm_publish_poll_slow(void)
+{
+	if (__atomic_add_fetch(&polls, 1, __ATOMIC_RELAXED) >= PCM_PUBLISH_AFTER && !pcm_reentered())
+		make_page();
+}
+
+static void make_page_hook(void)
+{
+	make_page();
+}
+
 void pcm_publish_init(int report_fd)
 {
 	report_to = report_fd;
-	if (pcm_conf.stats_publish) {
-		pub = pcm_os_map_shared_page(PCM_PUB_NAME, PUB_SIZE, NULL, &pub_fd);
-		if (pub) {
-			page_header();
-			pub_fd_id = pcm_os_fd_id(pub_fd);
-		}
-	}
+	/* The page is not made here: a program that makes a handful of
+	 * allocations never makes it (three to eight system calls and a
+	 * descriptor).  It is made when the first thread's caches are set up,
+	 * after the process's first calls (cache.c's warm-up), or before the
+	 * background worker starts (the worker sleeps on the page's word). */
+	pub_state = pcm_conf.stats_publish ? PUB_NONE : PUB_DONE;
+	pcm_publish_waiting = pcm_conf.stats_publish;
 	if (pcm_conf.stats_interval_ns)
 		next_report_ns = pcm_os_now_ns() + pcm_conf.stats_interval_ns;
-	pcm_background_set_service(service, pub ? &pub->wake : NULL, pub ? &pub->req : NULL,
-				   pub ? &pub->ack : NULL, pcm_conf.stats_interval_ns);
+	pcm_background_set_service(service, NULL, NULL, NULL, pcm_conf.stats_interval_ns);
+	if (pcm_conf.stats_publish) {
+		pcm_background_set_prepare(make_page);
+		pcm_cache_set_setup_hook(make_page_hook);
+	}
 	if (pcm_conf.stats_signal && pcm_os_on_signal(pcm_conf.stats_signal, on_signal) != 0)
 		pcm_log("stats_signal: cannot catch signal %d", pcm_conf.stats_signal);
 }
 
 void pcm_publish_after_fork_child(void)
 {
+	/* Being made by a thread that is gone: made again when needed (its
+	 * mapping and descriptor, if made, are the parent's). */
+	if (pub_state == PUB_MAKING && !pub) {
+		pub_state = PUB_NONE;
+		pcm_publish_waiting = 1;
+	}
 	if (!pub)
 		return;
 	/* The parent's page is shared with the parent: replace it by a page

@@ -87,8 +87,10 @@ void pcm_stats_collect(struct pcmalloc_stats *st)
 	size_t used_pages = (st->slab_bytes + exact_runs) >> PCM_PAGE_SHIFT;
 	st->resident = ((used_pages + dirty + arenas * PCM_META_PAGES)
 			<< PCM_PAGE_SHIFT) + hb + pcm_meta_bytes();
-	st->cache_mode = pcm_percpu_base ? PCMALLOC_CACHE_PER_CPU
-					 : PCMALLOC_CACHE_PER_THREAD;	pcm_peak_note(&allocated_peak, st->allocated);
+	/* (Per-CPU also while its regions wait for the first calls: the
+	 * mode the caches will be in.) */
+	st->cache_mode = pcm_percpu_base || pcm_percpu_pending() ? PCMALLOC_CACHE_PER_CPU
+								 : PCMALLOC_CACHE_PER_THREAD;	pcm_peak_note(&allocated_peak, st->allocated);
 	pcm_peak_note(&pcm_peaks.resident_peak, st->resident);
 	pcm_peak_note(&pcm_peaks.mapped_peak, st->mapped);
 	st->allocated_peak = __atomic_load_n(&allocated_peak, __ATOMIC_RELAXED);
@@ -152,7 +154,7 @@ void pcm_stats_snapshot(struct pcm_snap *s)
 	size_t tc_o, tc_b, tc_large, tc_n;
 	pcm_percpu_totals(&pc_objs, &pc_bytes, &pc_large, &pc_regions, &pc_bound);
 	pcm_tcache_totals(&tc_o, &tc_b, &tc_large, &tc_n);
-	s->cache_mode = !pcm_conf.tcache ? 2 : pcm_percpu_base ? 1 : 0;
+	s->cache_mode = !pcm_conf.tcache ? 2 : pcm_percpu_base || pcm_percpu_pending() ? 1 : 0;
 	copy_str(s->cache_index, sizeof s->cache_index, pcm_cid_off == 24 ? "mm_cid" : "cpu_id");
 	copy_str(s->percpu_off, sizeof s->percpu_off, pcm_percpu_off_reason());
 	s->cached_objects = st.cached_objects;

@@ -3,7 +3,7 @@
 # what is already there.  Runs apt-get as root, or through sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(make gcc g++ clang libclang-rt-14-dev binutils valgrind coreutils procps pkg-config man-db google-perftools)
+pkgs=(make gcc g++ clang libclang-rt-14-dev binutils valgrind coreutils procps strace pkg-config man-db google-perftools)
 # The black-box tests' real programs (python3, sqlite3, git, perl, ...).
 if [ -f tests/blackbox/deps.sh ]; then
 	read -r -a bb <<<"$(bash tests/blackbox/deps.sh)"

@@ -107,8 +107,9 @@ static struct pcm_pub *open_page(long pid)
 	closedir(d);
 	if (!p && !e)
 		fprintf(stderr, "%s: process %ld publishes no pcmalloc statistics (not using "
-			"pcmalloc, PCMALLOC_CONF=stats_publish:0, or it closed descriptor "
-			"100+ that holds them)\n", prog, pid);
+			"pcmalloc, PCMALLOC_CONF=stats_publish:0, fewer than 64 allocator "
+			"slow-path calls so far, or it closed descriptor 100+ that holds "
+			"them)\n", prog, pid);
 	return p;
 }
 

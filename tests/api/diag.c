@@ -97,6 +97,7 @@ static void *double_free_huge(void)
  * that size gets it back and must see the write. */
 static void *write_after_free_small(void)
 {
+	pcm_caches_on(); /* the key word is checked as an object leaves a cache */
 	uintptr_t *p = malloc(48);
 	REQUIRE(p);
 	memset(p, 0, 48);

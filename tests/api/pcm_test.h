@@ -512,14 +512,26 @@ static void *pcm_idle_thread(void *arg)
 	return arg;
 }
 
-/* Before taking a baseline of slab_objects: glibc keeps joined threads'
- * stacks, with their TLS vectors (our objects), for reuse, so create and
- * join as many threads as the test will run; and pcmalloc's background
- * worker (whose thread's TLS vector is one of our objects) starts from an
- * allocation made while the process holds 16 MiB, so make it start now:
- * hold 18 MiB of large runs, allocate once more, then free them. */
+/* pcmalloc serves a process's first 64 slow-path calls straight from the
+ * slabs, with no cache set up (cache.c, the warm-up): a test of what the
+ * caches do makes enough calls first. */
+static PCM_UNUSED void pcm_caches_on(void)
+{
+	for (int i = 0; i < 100; i++)
+		free(pcm_hide_ptr(malloc(3000)));
+}
+
+/* Before taking a baseline of slab_objects: set up this thread's caches
+ * (per-thread mode's bins are one of our objects); glibc keeps joined
+ * threads' stacks, with their TLS vectors (our objects), for reuse, so
+ * create and join as many threads as the test will run; and pcmalloc's
+ * background worker (whose thread's TLS vector is one of our objects)
+ * starts from an allocation made while the process holds 16 MiB, so make
+ * it start now: hold 18 MiB of large runs, allocate once more, then free
+ * them. */
 static PCM_UNUSED void pcm_warm_up(int nthreads)
 {
+	pcm_caches_on(); /* the calling thread's caches are set up */
 	pthread_t t[128];
 	REQUIRE(nthreads <= 128);
 	for (int i = 0; i < nthreads; i++)
