@@ -60,6 +60,27 @@ PCM_COLD static void corrupt(const char *what, unsigned cls, const void *slab,
 		  what, slab, cls, (unsigned)pcm_class_size(cls), obj);
 }
 
+/*
+ * Lazy linking.  A fresh slab links none of its objects: its free list is
+ * a marker, the address of its first object with bit 0 set, which stands
+ * for "this object and all after it, to the slab's end, are free and never
+ * handed out".  take() hands them out in address order, moving the marker
+ * on; put() pushes freed objects in front of it.  So a slab's pages are
+ * touched only as its objects are handed out: a program that takes one
+ * object of a class faults one page in, not the whole slab.
+ */
+#define LAZY 1ul
+
+static inline int is_lazy(const void *f)
+{
+	return (uintptr_t)f & LAZY;
+}
+
+static inline char *lazy_start(const void *f)
+{
+	return (char *)((uintptr_t)f - LAZY);
+}
+
 /* Checks that obj may sit on head's free list: inside, on a boundary. */
 static inline void check_obj(unsigned cls, const struct pcm_page *head,
 			     const void *obj)
@@ -136,10 +157,7 @@ static struct pcm_page *slab_new(unsigned cls)
 		head->freelist = link_random(base, ci->size, ci->nobjs);
 		return head;
 	}
-	for (unsigned i = 0; i + 1 < ci->nobjs; i++)
-		pcm_link_set(base + (size_t)i * ci->size, base + (size_t)(i + 1) * ci->size);
-	pcm_link_set(base + (size_t)(ci->nobjs - 1) * ci->size, NULL);
-	head->freelist = base;
+	head->freelist = (void *)((uintptr_t)base | LAZY); /* nothing linked */
 	return head;
 }
 
@@ -176,10 +194,21 @@ static unsigned take(unsigned cls, void **arr, void **out, unsigned want)
 			if (head->inuse == 0)
 				c->nr_empty--;
 			while (n < want && head->freelist) {
-				void *obj = head->freelist;
-				void *next = pcm_link_get(obj);
-				if (next)
-					check_obj(cls, head, next);
+				void *obj = head->freelist, *next;
+				if (is_lazy(obj)) {
+					const struct pcm_class_info *ci = &pcm_class_info[cls];
+					obj = lazy_start(obj);
+					char *after = (char *)obj + ci->size;
+					next = after < (char *)slab_base(head) +
+							       (size_t)ci->nobjs * ci->size
+						       ? (void *)((uintptr_t)after | LAZY)
+						       : NULL;
+				} else {
+					next = pcm_link_get(obj);
+					if (next)
+						check_obj(cls, head,
+							  is_lazy(next) ? lazy_start(next) : next);
+				}
 				head->freelist = next;
 				head->inuse++;
 				if (arr) {
@@ -307,11 +336,16 @@ int pcm_slab_is_free(unsigned cls, void *obj)
 	int found = 0;
 	pcm_lock(&c->lock);
 	unsigned limit = pcm_class_info[cls].nobjs;
-	for (void *f = head->freelist; f && limit--; f = pcm_link_get(f))
+	for (void *f = head->freelist; f && limit--; f = pcm_link_get(f)) {
+		if (is_lazy(f)) { /* obj is in the same slab */
+			found = (char *)obj >= lazy_start(f);
+			break;
+		}
 		if (f == obj) {
 			found = 1;
 			break;
 		}
+	}
 	pcm_unlock(&c->lock);
 	return found;
 }
@@ -380,6 +414,12 @@ static void class_check(unsigned cls, int level, size_t limit)
 			   (const void *)h, h->inuse, ci->nobjs);
 		size_t nfree = 0;
 		for (void *f = h->freelist; f; f = pcm_link_get(f)) {
+			if (is_lazy(f)) { /* the rest of the slab, never handed out */
+				check_obj(cls, h, lazy_start(f));
+				nfree += ((size_t)ci->nobjs * ci->size -
+					  (size_t)(lazy_start(f) - (char *)slab_base(h))) / ci->size;
+				break;
+			}
 			check_obj(cls, h, f);
 			PCM_VERIFY(++nfree <= ci->nobjs, "class %u: slab %p: cycle in "
 				   "its free list", cls, (const void *)h);
