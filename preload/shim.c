@@ -204,10 +204,9 @@ int __libc_mallopt(int, int) ALIAS(pcm_mallopt);
 PCM_INLINE void *cxx_alloc(size_t n, int nothrow, unsigned kind)
 {
 	if (likely(n <= PCM_FAST_MAX)) {
-		uintptr_t key = pcm_cache_key();
-		unsigned cls = pcm_cache_class(n, key);
+		unsigned cls;
 		void *p;
-		if (likely(pcm_cache_try(cls, key, &p)))
+		if (likely(pcm_cache_try_size(n, &cls, &p)))
 			return p;
 	}
 	return pcm_new_impl(n, 0, nothrow, kind);

@@ -29,12 +29,11 @@ PCM_COLD void pcm_bad_pointer(const char *call, const void *p, unsigned cls);
 PCM_INLINE void *pcm_malloc_fast(size_t n)
 {
 	if (likely(n <= PCM_FAST_MAX)) {
-		uintptr_t key = pcm_cache_key();
-		unsigned cls = pcm_cache_class(n, key);
+		unsigned cls;
 		void *p;
 		/* Before start-up, and for a thread not yet set up, the pop
 		 * fails (the null region): the slow path sets things up. */
-		if (likely(pcm_cache_try(cls, key, &p)))
+		if (likely(pcm_cache_try_size(n, &cls, &p)))
 			return p;
 		return pcm_malloc_slow(n, cls);
 	}

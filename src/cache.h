@@ -140,6 +140,15 @@ PCM_INLINE int pcm_cache_try(unsigned cls, uintptr_t key, void **out)
 	return 1;
 }
 
+/* pcm_cache_try() for n <= PCM_FAST_MAX bytes, whose class it leaves in
+ * *cls for the miss path. */
+PCM_INLINE int pcm_cache_try_size(size_t n, unsigned *cls, void **out)
+{
+	uintptr_t key = pcm_cache_key();
+	*cls = pcm_cache_class(n, key);
+	return pcm_cache_try(*cls, key, out);
+}
+
 /* Gives p (of class cls) back to the cache.  Every call below is a tail
  * call: the fast path saves no registers. */
 PCM_INLINE void pcm_cache_push(void *p, unsigned long cls)
