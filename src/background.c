@@ -29,36 +29,57 @@ static int service_needed(void)
 	const uint32_t *req = __atomic_load_n(&svc_req, __ATOMIC_ACQUIRE);
 	return __atomic_load_n(&pcm_bg_service_pending, __ATOMIC_RELAXED) ||
 	       (req && __atomic_load_n(req, __ATOMIC_ACQUIRE) !=
-			       __atomic_load_n(svc_ack, __ATOMIC_RELAXED));
+			       __atomic_load_n(__atomic_load_n(&svc_ack, __ATOMIC_RELAXED), __ATOMIC_RELAXED));
+}
+
+/* The service's settings are set once, possibly while other threads'
+ * slow paths read them (the page is made lazily, publish.c): every access
+ * is atomic; service_fn is stored last (release), so a reader that loads
+ * it (service()) sees the rest. */
+static void (*service(void))(void)
+{
+	return __atomic_load_n(&service_fn, __ATOMIC_ACQUIRE);
+}
+
+static uint64_t interval(void)
+{
+	return __atomic_load_n(&svc_interval_ns, __ATOMIC_RELAXED);
+}
+
+static uint32_t *wake_word_now(void)
+{
+	return __atomic_load_n(&wake, __ATOMIC_RELAXED);
 }
 
 static void wait_wake(uint32_t w, uint64_t timeout_ns)
 {
-	if (wake_shared)
-		pcm_os_futex_wait_shared(wake, w, timeout_ns);
+	uint32_t *word = wake_word_now();
+	if (__atomic_load_n(&wake_shared, __ATOMIC_RELAXED))
+		pcm_os_futex_wait_shared(word, w, timeout_ns);
 	else if (timeout_ns)
 		pcm_os_sleep_ns(timeout_ns);
 	else
-		pcm_os_futex_wait(wake, w);
+		pcm_os_futex_wait(word, w);
 }
 
 static void wake_up(void)
 {
-	__atomic_fetch_add(wake, 1, __ATOMIC_SEQ_CST);
-	if (wake_shared)
-		pcm_os_futex_wake_shared(wake);
+	uint32_t *word = wake_word_now();
+	__atomic_fetch_add(word, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&wake_shared, __ATOMIC_RELAXED))
+		pcm_os_futex_wake_shared(word);
 	else
-		pcm_os_futex_wake(wake);
+		pcm_os_futex_wake(word);
 }
 
 void pcm_background_set_service(void (*fn)(void), uint32_t *shared_wake,
 				const uint32_t *req, const uint32_t *ack, uint64_t interval_ns)
 {
-	wake = shared_wake ? shared_wake : &wake_word;
-	wake_shared = shared_wake != NULL;
-	svc_ack = ack;
+	__atomic_store_n(&wake, shared_wake ? shared_wake : &wake_word, __ATOMIC_RELAXED);
+	__atomic_store_n(&wake_shared, shared_wake != NULL, __ATOMIC_RELAXED);
+	__atomic_store_n(&svc_ack, ack, __ATOMIC_RELAXED);
 	__atomic_store_n(&svc_req, req, __ATOMIC_RELEASE);
-	svc_interval_ns = interval_ns;
+	__atomic_store_n(&svc_interval_ns, interval_ns, __ATOMIC_RELAXED);
 	__atomic_store_n(&service_fn, fn, __ATOMIC_RELEASE);
 }
 
@@ -112,11 +133,12 @@ static void *worker(void *arg)
 			idle = one_round() ? 0 : idle + 1;
 		else /* started only for the service (stats_interval) */
 			idle = IDLE_ROUNDS;
-		if (service_fn)
-			service_fn();
+		void (*fn)(void) = service();
+		if (fn)
+			fn();
 		if (idle < IDLE_ROUNDS) {
 			/* A reader of the published page may wake us early. */
-			wait_wake(__atomic_load_n(wake, __ATOMIC_SEQ_CST), PERIOD_NS);
+			wait_wake(__atomic_load_n(wake_word_now(), __ATOMIC_SEQ_CST), PERIOD_NS);
 			continue;
 		}
 		/* Asleep until a slow path wakes us: it moves the state back
@@ -124,15 +146,16 @@ static void *worker(void *arg)
 		 * our reading the word and waiting is not lost. */
 		__atomic_store_n(&pcm_bg_state, PCM_BG_ASLEEP, __ATOMIC_SEQ_CST);
 		for (;;) {
-			uint32_t w = __atomic_load_n(wake, __ATOMIC_SEQ_CST);
+			uint32_t w = __atomic_load_n(wake_word_now(), __ATOMIC_SEQ_CST);
 			if (__atomic_load_n(&pcm_bg_state, __ATOMIC_SEQ_CST) != PCM_BG_ASLEEP)
 				break;
-			if (service_fn && (svc_interval_ns || service_needed())) {
-				service_fn();
+			fn = service();
+			if (fn && (interval() || service_needed())) {
+				fn();
 				if (service_needed())
 					continue;
 			}
-			wait_wake(w, svc_interval_ns);
+			wait_wake(w, interval());
 		}
 		idle = 0;
 	}
@@ -152,19 +175,21 @@ PCM_NOINLINE void pcm_background_check_slow(int may_start)
 	}
 	/* No worker: a reader waiting for a snapshot, or a report a signal
 	 * handler could not write, is served here (no lock held). */
-	if (service_fn && !pcm_reentered() && service_needed())
-		service_fn();
+	void (*fn)(void) = service();
+	if (fn && !pcm_reentered() && service_needed())
+		fn();
 	if (st != PCM_BG_NONE || !may_start || pcm_reentered())
 		return;
-	if (!pcm_conf.background && !svc_interval_ns) {
+	if (!pcm_conf.background && !interval()) {
 		__atomic_store_n(&pcm_bg_state, PCM_BG_OFF, __ATOMIC_RELAXED);
 		return;
 	}
 	/* Started by the memory to look after, by stats_interval, or once a
 	 * reader (pcmstat) has asked for a snapshot: it answers the next
 	 * requests at once. */
-	if (pcm_zones_held_pages() < (START_BYTES >> PCM_PAGE_SHIFT) && !svc_interval_ns &&
-	    !(svc_req && __atomic_load_n(svc_req, __ATOMIC_RELAXED)))
+	const uint32_t *req = __atomic_load_n(&svc_req, __ATOMIC_ACQUIRE);
+	if (pcm_zones_held_pages() < (START_BYTES >> PCM_PAGE_SHIFT) && !interval() &&
+	    !(req && __atomic_load_n(req, __ATOMIC_RELAXED)))
 		return;
 	int (*prepare)(void) = __atomic_load_n(&prepare_fn, __ATOMIC_ACQUIRE);
 	if (prepare && !prepare())
