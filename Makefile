@@ -67,20 +67,28 @@ lib: $(BUILD)/libpcmalloc.so $(BUILD)/libpcmalloc.a $(BUILD)/libpcmalloc-secure.
 # (__start_pcm_text/__stop_pcm_text, also in static links; see src/prof.h).
 PCM_TEXT = $(Q)$(OBJCOPY) $$($(OBJDUMP) -h $@.tmp | \
 	awk '$$2 ~ /^\.text/ { printf " --rename-section %s=pcm_text", $$2 }') $@.tmp $@
-$(BUILD)/obj/%.o: %.c
+# $(call lib_cc,MORE): compiles $< into the library object $@, with MORE.
+define lib_cc
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
-	$(Q)$(CC) $(LIB_CFLAGS) -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
+	$(Q)$(CC) $(LIB_CFLAGS) $(1) -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
 	$(PCM_TEXT)
 	$(Q)rm -f $@.tmp
+endef
+$(BUILD)/obj/%.o: %.c
+	$(call lib_cc,)
+# $(call lib_so,SONAME): links the shared library $@ from its objects $^.
+define lib_so
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,$(1) -Wl,-z,now -Wl,-z,relro \
+		$(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $^
+endef
 
 # The real file carries the full version; libpcmalloc.so.1 (the soname) and
 # libpcmalloc.so (for the linker and LD_PRELOAD=build/libpcmalloc.so) are
 # links to it.
 $(BUILD)/$(SOREAL): $(OBJS)
-	$(call say,LD,$@)
-	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,-z,now -Wl,-z,relro \
-		$(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(OBJS)
+	$(call lib_so,$(SONAME))
 
 $(BUILD)/libpcmalloc.so: $(BUILD)/$(SOREAL)
 	$(Q)ln -sf $(SOREAL) $(BUILD)/$(SONAME)
@@ -90,24 +98,28 @@ $(BUILD)/libpcmalloc.so: $(BUILD)/$(SOREAL)
 # configuration's default differs.
 SECURE_OBJS := $(filter-out $(BUILD)/obj/src/conf.o,$(OBJS)) $(BUILD)/obj/secure/conf.o
 $(BUILD)/obj/secure/conf.o: src/conf.c
-	@mkdir -p $(dir $@)
-	$(call say,CC,$@)
-	$(Q)$(CC) $(LIB_CFLAGS) -DPCM_SECURE_DEFAULT=1 -MMD -MP -MF $(@:.o=.d) -MT $@ \
-		-c $< -o $@.tmp
-	$(PCM_TEXT)
-	$(Q)rm -f $@.tmp
+	$(call lib_cc,-DPCM_SECURE_DEFAULT=1)
 
 $(BUILD)/libpcmalloc-secure.so: $(SECURE_OBJS)
-	$(call say,LD,$@)
-	$(Q)$(CC) -shared -Wl,-soname,libpcmalloc-secure.so -Wl,-z,now -Wl,-z,relro \
-		$(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(SECURE_OBJS)
+	$(call lib_so,libpcmalloc-secure.so)
+
+# The library without the default mode's misuse checks (PCM_CHECKS in
+# src/config.h): not for use, only so that the benchmark can measure what
+# the checks cost (bench/README.md), and built for the test that it is
+# exactly that (tests/link/nochecks.sh).
+NOCHECKS_OBJS := $(patsubst $(BUILD)/obj/%,$(BUILD)/obj/nochecks/%,$(OBJS))
+$(BUILD)/obj/nochecks/%.o: %.c
+	$(call lib_cc,-DPCM_CHECKS=0)
+
+$(BUILD)/libpcmalloc-nochecks.so: $(NOCHECKS_OBJS)
+	$(call lib_so,libpcmalloc-nochecks.so)
 
 $(BUILD)/libpcmalloc.a: $(OBJS)
 	$(call say,AR,$@)
 	$(Q)rm -f $@
 	$(Q)ar rcs $@ $(OBJS)
 
--include $(DEPS) $(BUILD)/obj/secure/conf.d
+-include $(DEPS) $(BUILD)/obj/secure/conf.d $(NOCHECKS_OBJS:.o=.d)
 
 # pcmstat: the live view of a process's statistics (a program, not part of
 # the library: it may use stdio).  It renders with the library's report.c.
@@ -203,7 +215,7 @@ $(BUILD)/tests/misuse/misuse: tests/misuse/misuse.cc
 		-Wno-use-after-free -o $@ $< -ldl
 
 test-bins: lib $(BUILD)/pcmalloc $(BUILD)/pcmstat $(UNIT_BINS) $(API_STATIC) $(API_PLAIN) $(LINK_BINS) \
-	$(BUILD)/tests/misuse/misuse
+	$(BUILD)/tests/misuse/misuse $(BUILD)/libpcmalloc-nochecks.so
 
 # Other tools in the process (tests/tools): memcheck on a program linked with
 # libpcmalloc.a (with the shared libc, and fully static), and programs

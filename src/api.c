@@ -218,6 +218,8 @@ PCM_NOINLINE void *pcm_malloc_slow(size_t n, unsigned cls)
 	if (likely(cls) && pcm_tc.state == PCM_CACHE_THREAD)
 		return pcm_cache_miss(cls);
 	pcm_background_check(1);
+	if (!PCM_CHECKS && n == 0)
+		n = 1;
 	if (unlikely(n == 0) && !pcm_reentered()) { /* class 0: see zero.h */
 		pcm_init();
 		return pcm_zero_alloc();

@@ -44,6 +44,11 @@ PCM_INLINE void pcm_free_sized_fast(void *p, size_t n, unsigned kind,
 				    const char *call)
 {
 	unsigned long cls;
+	if (!PCM_CHECKS) {
+		(void)n, (void)kind, (void)call;
+		pcm_free_fast(p);
+		return;
+	}
 	if (likely(pcm_free_class(p, &cls)) && likely(cls == pcm_size_class(n))) {
 		pcm_cache_push(p, cls);
 		return;

@@ -304,7 +304,8 @@ static int extend(struct pcm_zone *z, struct pcm_arena *a, unsigned order)
 {
 	size_t start = a->frontier, bsize = 1ul << order;
 	size_t end = ((start + bsize - 1) & ~(bsize - 1)) + bsize;
-	size_t step = z->used_pages < REGION_PAGES ? COMMIT_PAGES : REGION_PAGES;
+	size_t step = PCM_CHECKS && z->used_pages < REGION_PAGES ? COMMIT_PAGES
+								 : REGION_PAGES;
 	end = (end + step - 1) & ~(step - 1);
 	if (end > PCM_ARENA_PAGES) /* the rest: it may complete a block */
 		end = PCM_ARENA_PAGES;

@@ -39,4 +39,14 @@
 
 #define PCM_CACHE_LINE 64
 
+/* The default mode's misuse checks: a cached object's key word checked when
+ * it is handed out again (cache.h), sized deallocation checked (api.h),
+ * malloc(0)'s blocks in an inaccessible region (zero.h), guard gaps around
+ * huge mappings (huge.c), a small heap committed 1 MiB at a time (buddy.c).
+ * Always on; -DPCM_CHECKS=0 builds libpcmalloc-nochecks.so, which exists
+ * only so that the benchmark can measure what the checks cost. */
+#ifndef PCM_CHECKS
+#define PCM_CHECKS 1
+#endif
+
 #endif

@@ -102,13 +102,15 @@ static void hint(void *p, size_t size)
 /* Inaccessible gaps around each mapping, where the address space next to it
  * is free (a neighbour is never touched): a wild write or a scan just past
  * a huge block, or just before it, faults. */
-#define GUARD (1u << 20)
+#define GUARD (PCM_CHECKS ? 1u << 20 : 0)
 
 /* The gap after h's mapping again, after its end moved (when the address
  * space there is still free). */
 static void guard_hi_add(struct pcm_huge *h)
 {
-	h->guard_hi = pcm_os_guard((char *)h->ptr + h->size, GUARD) == 0 ? GUARD : 0;
+	h->guard_hi = 0;
+	if (GUARD)
+		h->guard_hi = pcm_os_guard((char *)h->ptr + h->size, GUARD) == 0 ? GUARD : 0;
 }
 
 static void guard_hi_drop(struct pcm_huge *h)
@@ -128,7 +130,7 @@ static void unmap_block(void *p, size_t len, size_t lo, size_t hi)
  * address space allows (ulimit -v), else without. */
 static void *map_block(struct pcm_huge *h, size_t len, size_t align)
 {
-	void *p = pcm_os_map_guarded(len, align, GUARD);
+	void *p = GUARD ? pcm_os_map_guarded(len, align, GUARD) : NULL;
 	if (p) {
 		h->guard_lo = h->guard_hi = GUARD;
 		return p;
