@@ -172,12 +172,27 @@ PCM_INLINE int diverted(void)
 
 /* ---- malloc ---- */
 
-/* A direct mapping; when the OS refuses it, arenas none of whose pages is
- * in use are given back and it is tried once more. */
+/* Empties the caches into the slabs, the slabs' empty pages into the page
+ * heap, and gives back the arenas none of whose pages is in use: how many. */
+static size_t release_cached(void)
+{
+	pcm_cache_flush();
+	pcm_percpu_drain(0);
+	pcm_slab_release_empty();
+	return pcm_zones_release_free();
+}
+
+/* A direct mapping; when the OS refuses it (address space or data limits),
+ * arenas none of whose pages is in use are given back and it is tried once
+ * more; failing that, the caches are emptied first (a block that a cache
+ * keeps keeps its whole arena: after a program freed everything, every
+ * arena may still hold one) and it is tried a last time. */
 static void *big_mapping(size_t n, size_t align)
 {
 	void *p = pcm_huge_alloc(n, align);
 	if (!p && pcm_zones_release_free())
+		p = pcm_huge_alloc(n, align);
+	if (!p && release_cached())
 		p = pcm_huge_alloc(n, align);
 	return p ? p : enomem();
 }
@@ -621,10 +636,7 @@ int pcm_trim_impl(size_t pad)
 	int saved = errno;
 	if (pcm_conf.secure)
 		pcm_secure_drain();
-	pcm_cache_flush();
-	pcm_percpu_drain(0);
-	pcm_slab_release_empty();
-	size_t purged = pcm_zones_release_free();
+	size_t purged = release_cached();
 	for (int z = 0; z < PCM_NR_ZONES; z++)
 		purged += pcm_zone_purge(&pcm_zones[z], 0);
 	errno = saved;

@@ -73,6 +73,14 @@ static int child(int resource)
 			first >> 20, HEADROOM >> 20);
 		bad |= 2;
 	}
+	/* Freed in a random order: the blocks the caches keep then come from
+	 * every arena, not only from the last one. */
+	for (int i = n - 1; i > 0; i--) {
+		int j = (int)(pcm_rand(&r) % (unsigned)(i + 1));
+		void *t = blk[i];
+		blk[i] = blk[j];
+		blk[j] = t;
+	}
 	for (int i = 0; i < n; i++)
 		free(blk[i]);
 	void *a = malloc(100), *b = malloc(200000), *c = malloc(8 * PCM_MIB),
