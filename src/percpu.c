@@ -75,9 +75,10 @@ static size_t budget_bytes; /* small classes' capacity in one region */
 #define MAX_BATCH 64
 #define START_MIN 64 /* slots of a starting array, if max allows */
 #define RECENT 2 /* the region's last misses that grow() looks at */
+#define RECENT_REFILL 0x80 /* in recent(): that miss was a refill */
 
 _Static_assert(HDR_BYTES <= STATE_OFF && RECENT_OFF + RECENT <= FIRST_SLOT * 8 &&
-	       PCM_NR_CLASSES <= 256,
+	       PCM_NR_CLASSES <= RECENT_REFILL,
 	       "region header layout");
 _Static_assert(REGION_SLOTS * 8 <= 1ul << PCM_PERCPU_SHIFT, "region size");
 
@@ -628,39 +629,41 @@ static int move_up(char *r, unsigned c, unsigned cap)
 	return 1;
 }
 
-/* Class cls missed or overflowed on this CPU: if one of the region's last
- * RECENT misses or overflows was of cls too, doubles its capacity, up to its
- * maximum, within the region's budget.  (A working set larger than the
+/* Class cls missed (over 0) or overflowed (over 1) on this CPU: if one of
+ * the region's last RECENT misses or overflows was of cls too, doubles its
+ * capacity, up to its maximum, within the region's budget.  Returns the
+ * capacity now; *turn (for an overflow) says whether the region's last miss
+ * was a refill of cls.  (A working set larger than the
  * capacity misses batch after batch, little else between, also when two
  * classes take turns; classes that only fluctuate around a small working
  * set, many threads each keeping a few objects of every class, miss now and
  * then, one class's misses far apart among the others': growing those
  * would touch their big arrays' pages for little gain: threads-rss.) */
-static void grow(struct pcm_rseq *rs, unsigned cls)
+static unsigned grow(struct pcm_rseq *rs, unsigned cls, int over, int *turn)
 {
 	if (pcm_class_is_large(cls))
-		return;
+		return 0;
 	unsigned cid = __atomic_load_n((uint32_t *)((char *)rs + pcm_cid_off),
 				       __ATOMIC_RELAXED);
 	if (cid >= nr_regions)
-		return;
+		return 0;
 	char *r = region(cid);
 	uint8_t *m = misses(r, cls);
 	if (*m < 255)
 		(*m)++;
 	uint8_t *last = recent(r);
 	int again = 0;
+	if (turn)
+		*turn = last[0] == (cls | RECENT_REFILL);
 	for (unsigned i = RECENT - 1; i > 0; i--) {
-		again |= last[i] == cls;
+		again |= (last[i] & ~RECENT_REFILL) == cls;
 		last[i] = last[i - 1];
 	}
-	again |= last[0] == cls;
-	last[0] = (uint8_t)cls;
-	if (!again)
-		return;
+	again |= (last[0] & ~RECENT_REFILL) == cls;
+	last[0] = (uint8_t)(over ? cls : cls | RECENT_REFILL);
 	unsigned cap = cap_in(r, cls);
-	if (!cap || cap >= max_of[cls])
-		return;
+	if (!again || !cap || cap >= max_of[cls])
+		return cap;
 	unsigned want = cap * 2 < max_of[cls] ? cap * 2 : max_of[cls];
 	size_t size = pcm_class_info[cls].size, total = 0;
 	for (unsigned c = 1; c < PCM_NR_CLASSES && !pcm_class_is_large(c); c++)
@@ -673,7 +676,7 @@ static void grow(struct pcm_rseq *rs, unsigned cls)
 		if (cap + room / size < want)
 			want = cap + (unsigned)(room / size);
 		if (want <= cap)
-			return;
+			return cap;
 	}
 	uint64_t h = __atomic_load_n(hdr(r, cls), __ATOMIC_RELAXED);
 	unsigned b = hdr_begin(cls, h);
@@ -684,6 +687,21 @@ static void grow(struct pcm_rseq *rs, unsigned cls)
 	} else if (b) {
 		set_end(rs, cls, b, b + want);
 	}
+	return cap_in(r, cls);
+}
+
+/* Objects a refill or an overflow of cls moves, its capacity on this CPU
+ * being cap: half of it, so that a class that grew for a working set moves
+ * it in fewer, larger batches (4 KiB objects start with batches of 4);
+ * within [its starting batch, MAX_BATCH].  But an overflow that comes right
+ * after a refill of the class moves its starting batch: a working set of
+ * more than half the capacity, allocated and freed in turn, would otherwise
+ * refill half a capacity, overflow half of it, and do both on every round
+ * without ever fitting (glibc-bench's 100 blocks of 4 KiB, capacity 128). */
+static unsigned batch(unsigned cls, unsigned cap)
+{
+	unsigned b = cap / 2 > batch_of[cls] ? cap / 2 : batch_of[cls];
+	return b > MAX_BATCH ? MAX_BATCH : b ? b : 1;
 }
 
 /* ---- the transfer cache and the slabs behind it ---- */
@@ -723,8 +741,7 @@ PCM_NOINLINE void *pcm_percpu_refill(struct pcm_rseq *rs, unsigned cls,
 	void *objs[MAX_BATCH];
 	unsigned nx;
 	ensure_region(rs);
-	grow(rs, cls);
-	unsigned n = fetch(cls, objs, batch_of[cls] ? batch_of[cls] : 1, &nx);
+	unsigned n = fetch(cls, objs, batch(cls, grow(rs, cls, 0, NULL)), &nx);
 	if (unlikely(!n)) {
 		errno = ENOMEM;
 		return NULL;
@@ -750,12 +767,13 @@ PCM_NOINLINE void pcm_percpu_overflow(struct pcm_rseq *rs, unsigned cls, void *p
 		return; /* from a signal handler inside pcmalloc: p leaks */
 	int saved = errno;
 	ensure_region(rs);
-	grow(rs, cls);
+	int turn = 0;
+	unsigned cap = grow(rs, cls, 1, &turn);
 	if (pcm_percpu_push(rs, cls, p)) { /* it grew */
 		errno = saved;
 		return;
 	}
-	unsigned n = (unsigned)pop_batch(rs, cls, objs, batch_of[cls]);
+	unsigned n = (unsigned)pop_batch(rs, cls, objs, turn ? batch_of[cls] : batch(cls, cap));
 	if (!pcm_percpu_push(rs, cls, p))
 		objs[n++] = p;
 	if (n)
