@@ -677,8 +677,12 @@ static size_t purge(struct pcm_zone *z, size_t target, int reason, int bounded,
 				want = d >= want ? 0 : want - d;
 			}
 		}
-		if (!n)
+		if (!n) {
+			if (gentle && !min_order && scanned < max_scan)
+				__atomic_store_n(&z->dense_dirty, z->dirty_pages,
+						 __ATOMIC_RELAXED);
 			break;
+		}
 		pcm_unlock(&z->lock);
 		/* The blocks are ours: their map bits change only here. */
 		size_t done[PURGE_BATCH];
@@ -781,7 +785,8 @@ size_t pcm_zone_decaying_pages(const struct pcm_zone *z)
 {
 	if (__atomic_load_n(&z->purge_failed, __ATOMIC_RELAXED))
 		return 0;
-	return __atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED);
+	size_t d = __atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED);
+	return d == __atomic_load_n(&z->dense_dirty, __ATOMIC_RELAXED) ? 0 : d;
 }
 
 void pcm_zone_thp_regions(struct pcm_zone *z, size_t *hinted, size_t *split)
@@ -804,7 +809,7 @@ static void zone_abandon(struct pcm_zone *z)
 		pcm_list_init(&z->free_area[o]);
 		z->nr_free[o] = 0;
 	}
-	z->free_pages = z->dirty_pages = z->busy_pages = 0;
+	z->free_pages = z->dirty_pages = z->busy_pages = z->dense_dirty = 0;
 	z->used_pages = z->committed_pages = 0;
 	z->arenas = NULL;
 	z->nr_arenas = 0;

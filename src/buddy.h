@@ -49,7 +49,8 @@ size_t pcm_zone_maybe_purge(struct pcm_zone *z, int background);
 
 /* Racy reads for the background worker's decisions: pages in use or dirty
  * in all zones; a zone's dirty pages still to decay (0 when the kernel
- * refuses to purge them, e.g. under mlockall). */
+ * refuses to purge them, e.g. under mlockall, and when the last decay found
+ * them all in dense huge pages, which it keeps, and none changed since). */
 size_t pcm_zones_held_pages(void);
 size_t pcm_zone_decaying_pages(const struct pcm_zone *z);
 

@@ -113,6 +113,9 @@ struct pcm_zone {
 	size_t nr_free[PCM_NR_ORDERS];
 	size_t free_pages;  /* in free blocks */
 	size_t dirty_pages; /* of which may be resident (dirty_map bits) */
+	/* dirty_pages when a decay last found every dirty free page inside a
+	 * dense huge page, which it keeps: while unchanged, none decays. */
+	size_t dense_dirty;
 	size_t busy_pages;  /* out of the lists while being purged */
 	struct pcm_arena *arenas;
 	size_t nr_arenas;

@@ -287,6 +287,7 @@ int main(void)
 	CHECK(pcm_zones[PCM_ZONE_LARGE].dirty_pages == 0);
 	check_zone(PCM_ZONE_LARGE);
 
+
 	/* Out of memory: NULL, then usable again after frees. */
 	fake_os.budget_arenas = fake_os.arenas;
 	size_t got = 0;
@@ -341,5 +342,50 @@ int main(void)
 		int c6;
 		CHECK(pcm_block_alloc(PCM_ZONE_SLAB, 0, &c6) != NULL);
 	}
+	/* Decay keeps the free pages of a dense huge page; then nothing is
+	 * decaying any more (the background worker waits for decaying pages
+	 * before it sleeps: it would never sleep).  Single pages until some
+	 * 2 MiB region is full; every eighth page of it freed. */
+	{
+		struct pcm_zone *z = &pcm_zones[PCM_ZONE_SLAB];
+		enum { NP = 2048, REGION_PAGES = PCM_HUGEPAGE_SIZE >> PCM_PAGE_SHIFT };
+		static struct pcm_page *one[NP];
+		struct pcm_arena *da = NULL;
+		size_t dr = 0;
+		int c7, n6 = 0;
+		while (!da && n6 < NP) {
+			REQUIRE(one[n6] = pcm_block_alloc(PCM_ZONE_SLAB, 0, &c7));
+			struct pcm_arena *a = pcm_arena_of_page(one[n6]);
+			size_t r = pcm_page_index(one[n6]) / REGION_PAGES;
+			if (a->region_used[r] >= REGION_PAGES - 16)
+				da = a, dr = r;
+			n6++;
+		}
+		REQUIRE(da);
+		unsigned freed = 0;
+		for (int i = 0; i < n6; i++)
+			if (pcm_arena_of_page(one[i]) == da &&
+			    pcm_page_index(one[i]) / REGION_PAGES == dr &&
+			    pcm_page_index(one[i]) % 8 == 0) {
+				pcm_block_free(one[i], 0);
+				one[i] = NULL;
+				freed++;
+			}
+		CHECK(freed > 0 && z->dirty_pages >= freed);
+		for (int round = 0; round < 16; round++) {
+			fake_os.now_ns += 5ull * 1000000000ull;
+			pcm_zone_maybe_purge(z, 1);
+		}
+		CHECKF(pcm_zone_decaying_pages(z) == 0,
+		       "%zu dirty pages (%u freed in a dense region) still counted "
+		       "as decaying after 16 decay periods", pcm_zone_decaying_pages(z),
+		       freed);
+		for (int i = 0; i < n6; i++)
+			if (one[i])
+				pcm_block_free(one[i], 0);
+		CHECK(pcm_zone_decaying_pages(z) > 0); /* freed since: decaying */
+		CHECK(pcm_zone_purge(z, 0) > 0);
+	}
+
 	return check_done("test_buddy");
 }
