@@ -224,9 +224,12 @@ static unsigned take(unsigned cls, void **arr, void **out, unsigned want)
 				c->nr_partial--;
 			}
 		}
-		if (n || fresh)
+		if (n == want)
 			break;
-		/* No partial slab: make one without holding the class lock. */
+		/* No partial slab left: make one without holding the class
+		 * lock, and go on until the batch is whole (a batch of 4 KiB
+		 * objects spans four fresh slabs: one each time, the caches
+		 * came back four times as often). */
 		pcm_unlock(&c->lock);
 		fresh = slab_new(cls);
 		pcm_lock(&c->lock);

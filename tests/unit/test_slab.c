@@ -1,8 +1,8 @@
 /*
  * Slab layer on the fake memory source: object counts, free-list integrity
  * (every free object inside its slab, on a boundary, counted once; free +
- * in use = capacity), slabs returned when empty, the double-free and
- * corrupted-free-list diagnoses.
+ * in use = capacity), slabs returned when empty, a batch spanning fresh
+ * slabs, the double-free and corrupted-free-list diagnoses.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +131,19 @@ int main(void)
 	pcm_slab_release_empty();
 	for (size_t k = 0; k < sizeof classes / sizeof *classes; k++)
 		CHECK(pcm_classes[classes[k]].nr_slabs == 0);
+	CHECK(pcm_zones[PCM_ZONE_SLAB].used_pages == base_used);
+
+	/* A batch is whole when it needs several fresh slabs (the caches
+	 * ask for 64 objects of 4 KiB; a slab holds 16). */
+	unsigned big = (unsigned)pcm_size_class(4096), per = pcm_class_info[big].nobjs;
+	REQUIRE(per < 40 && pcm_classes[big].nr_slabs == 0);
+	unsigned got = pcm_slab_take_array(big, objs, 40);
+	CHECKF(got == 40 && pcm_classes[big].nr_slabs == (40 + per - 1) / per,
+	       "a batch of 40 objects of 4 KiB: %u objects from %zu slabs", got,
+	       pcm_classes[big].nr_slabs);
+	check_class(big);
+	pcm_slab_put_array(big, objs, got);
+	pcm_slab_release_empty();
 	CHECK(pcm_zones[PCM_ZONE_SLAB].used_pages == base_used);
 
 	unsigned cls = 3;
