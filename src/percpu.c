@@ -85,13 +85,31 @@ _Static_assert(REGION_SLOTS * 8 <= 1ul << PCM_PERCPU_SHIFT, "region size");
 /* The transfer cache: per class, a bounded stack of objects between the CPU
  * caches and the slabs, so that a drain on one CPU feeds a refill on
  * another, and a working set somewhat larger than a CPU cache moves in
- * batches, without touching slab free lists. */
+ * batches, without touching slab free lists.
+ *
+ * Its capacity follows demand.  It starts at four of the class's starting
+ * batches, which a flow of objects between CPUs needs, and doubles (up to xfer_max) only for a
+ * sweep: emptied from full by refills alone, then filled from empty by
+ * overflows alone, as a working set larger than a CPU cache is allocated
+ * and freed again (glibc-bench).  Where CPUs both give and take (threads
+ * freeing what others allocated, the last blocks of threads that exited),
+ * its level is a random walk: objects come from the slabs when it is empty
+ * and go back only when it is full, so with room to spare the walk climbs
+ * (as the square root of the batches moved) and what it leaves below
+ * itself is never used (thread-churn with 2 MiB for every class: 5.8 MiB
+ * of transfer caches in 8.9 MiB of slabs after 40000 threads; 1.2 MiB with
+ * four batches).  Filling from empty alone is no sign of demand either: a
+ * class freed more than allocated (threads-rss's larger sizes) does that,
+ * and its objects are not wanted back.  Emptied (the background worker's
+ * rounds, malloc_trim), a transfer cache starts over at four batches. */
 #define XFER_OBJS 2048
 #define XFER_BYTES (2ul << 20)
 #define XFER_NEAR (4 * MAX_BATCH) /* slots beside the lock: four batches */
 struct xfer {
 	pcm_lock_t lock;
-	uint32_t n; /* at most xfer_max(class) */
+	uint32_t n;    /* at most cap */
+	uint16_t cap;  /* the capacity (objects), 0: four batches */
+	uint8_t sweep; /* XF_* below */
 	void *objs[XFER_NEAR];
 } __attribute__((aligned(PCM_CACHE_LINE)));
 static struct xfer xfer[PCM_NR_CLASSES];
@@ -101,23 +119,34 @@ static struct xfer xfer[PCM_NR_CLASSES];
  * (with 16 KiB arrays, one page a class: +80 KiB in threads-rss). */
 static void *xfer_far[PCM_NR_CLASSES][XFER_OBJS - XFER_NEAR];
 
+/* What a transfer cache's level did lately (struct xfer's sweep): */
+enum {
+	XF_MIXED = 1, /* since it was last empty, more than overflows came in */
+	XF_TOP = 2,   /* since it was last full, objects only went out */
+	XF_SWEPT = 4, /* it went from full to empty with objects only going out */
+};
+
 static inline void **xfer_slot(unsigned cls, unsigned i)
 {
 	return i < XFER_NEAR ? &xfer[cls].objs[i] : &xfer_far[cls][i - XFER_NEAR];
 }
 
-/* A small class's transfer cache holds up to 2048 objects and 2 MiB of
- * them, but always four batches; a large class's, four batches (its objects
- * are page runs the CPU caches keep already; more would hold memory that
- * other classes cannot use).  The background worker empties them while it
- * runs. */
+/* A small class's transfer cache may grow to 2048 objects and 2 MiB of
+ * them, but always four batches; a large class's stays at four batches (its
+ * objects are page runs the CPU caches keep already; more would hold memory
+ * that other classes cannot use). */
+static inline unsigned xfer_four(unsigned cls)
+{
+	return 4u * batch_of[cls];
+}
+
 static inline unsigned xfer_max(unsigned cls)
 {
-	size_t four = 4u * batch_of[cls];
+	size_t four = xfer_four(cls);
 	if (pcm_class_is_large(cls))
 		return (unsigned)four;
 	size_t by_bytes = XFER_BYTES / pcm_class_size(cls);
-	_Static_assert(XFER_NEAR <= XFER_OBJS, "transfer cache size");
+	_Static_assert(XFER_NEAR <= XFER_OBJS && XFER_OBJS <= UINT16_MAX, "transfer cache size");
 	return (unsigned)(by_bytes < four ? four : by_bytes > XFER_OBJS ? XFER_OBJS : by_bytes);
 }
 
@@ -538,7 +567,7 @@ static unsigned cap_in(char *r, unsigned c)
 	return b && end > b ? end - b : 0;
 }
 
-static void release(unsigned cls, void **objs, unsigned n);
+static void release(unsigned cls, void **objs, unsigned n, int overflow);
 
 /* Class c on this CPU down to cap objects: its surplus goes to the transfer
  * cache. */
@@ -557,7 +586,7 @@ static void shrink(struct pcm_rseq *rs, char *r, unsigned c, unsigned cap)
 		if (!n && !cap_in(r, c))
 			return; /* stopped, or another CPU's region now */
 		if (n)
-			release(c, objs, n);
+			release(c, objs, n, 0);
 	}
 }
 
@@ -716,6 +745,10 @@ static unsigned fetch(unsigned cls, void **out, unsigned want, unsigned *from_xf
 		pcm_lock(&x->lock);
 		while (got < want && x->n)
 			out[got++] = *xfer_slot(cls, --x->n);
+		if (x->n)
+			x->sweep |= XF_MIXED;
+		else /* emptied: a sweep out if it was full since */
+			x->sweep = x->sweep & XF_TOP ? XF_SWEPT : 0;
 		pcm_unlock(&x->lock);
 	}
 	*from_xfer = got;
@@ -724,12 +757,26 @@ static unsigned fetch(unsigned cls, void **out, unsigned want, unsigned *from_xf
 	return got;
 }
 
-static void release(unsigned cls, void **objs, unsigned n)
+static void release(unsigned cls, void **objs, unsigned n, int overflow)
 {
 	struct xfer *x = &xfer[cls];
 	pcm_lock(&x->lock);
-	while (n && x->n < xfer_max(cls))
+	unsigned cap = x->cap ? x->cap : xfer_four(cls), max = xfer_max(cls);
+	if (!overflow) {
+		x->sweep |= XF_MIXED;
+	} else if (x->n + n > cap && (x->sweep & (XF_SWEPT | XF_MIXED)) == XF_SWEPT &&
+		   cap < max) {
+		/* Emptied by a sweep out from full, filled again by a sweep
+		 * in: room for the sweep. */
+		while (x->n + n > cap && cap < max)
+			cap = cap * 2 < max ? cap * 2 : max;
+		x->cap = (uint16_t)cap;
+	}
+	x->sweep &= (uint8_t)~XF_TOP;
+	while (n && x->n < cap)
 		*xfer_slot(cls, x->n++) = objs[--n];
+	if (x->n == cap)
+		x->sweep |= XF_TOP;
 	pcm_unlock(&x->lock);
 	if (n)
 		pcm_slab_put_array(cls, objs, n);
@@ -756,7 +803,7 @@ PCM_NOINLINE void *pcm_percpu_refill(struct pcm_rseq *rs, unsigned cls,
 	void *p = objs[--n];
 	unsigned pushed = n ? (unsigned)push_batch(rs, cls, objs, n) : 0;
 	if (pushed < n) /* migrated, stopped or full meanwhile */
-		release(cls, objs + pushed, n - pushed);
+		release(cls, objs + pushed, n - pushed, 0);
 	return p;
 }
 
@@ -777,7 +824,7 @@ PCM_NOINLINE void pcm_percpu_overflow(struct pcm_rseq *rs, unsigned cls, void *p
 	if (!pcm_percpu_push(rs, cls, p))
 		objs[n++] = p;
 	if (n)
-		release(cls, objs, n);
+		release(cls, objs, n, 1);
 	errno = saved;
 }
 
@@ -994,6 +1041,12 @@ static size_t drain_xfer(void)
 				pcm_slab_put_array(c, objs, n);
 			total += n;
 		}
+		if (__atomic_load_n(&x->cap, __ATOMIC_RELAXED)) { /* starts over */
+			pcm_lock(&x->lock);
+			if (x->n <= xfer_four(c))
+				x->cap = x->sweep = 0;
+			pcm_unlock(&x->lock);
+		}
 	}
 	return total;
 }
@@ -1092,7 +1145,7 @@ void pcm_percpu_after_fork_child(uint32_t forker)
 	}
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
 		if (pcm_lock_vanished(&xfer[c].lock, forker)) {
-			xfer[c].n = 0; /* abandoned: its objects leak */
+			xfer[c].n = xfer[c].cap = xfer[c].sweep = 0; /* abandoned: its objects leak */
 			pcm_lock_reset(&xfer[c].lock);
 		}
 	}

@@ -1,0 +1,113 @@
+/*
+ * A transfer cache grows only for a working set that sweeps through it
+ * (percpu.c, "the transfer cache"), one CPU, 1 KiB objects (a CPU cache of
+ * up to 512 of them, starting batches of 16: a transfer cache of four
+ * of them, 64, that may grow to 2048):
+ *
+ *  1. Objects freed once and not allocated again (as the last blocks of
+ *     threads that exited, freed by another thread): n = 1500 live, the
+ *     caches drained (malloc_trim), then freed.  At most 512 + 64 stay
+ *     cached; the rest go back to their slabs.  (With a transfer cache of
+ *     2048 for every class all 1500 stayed: the level of a transfer cache
+ *     that CPUs both fill and empty is a random walk that climbs to its
+ *     capacity, thread-churn's 5.8 MiB.)
+ *  2. The same n allocated and freed again, four times: the transfer cache
+ *     was emptied from full by the first malloc phase, then filled from
+ *     empty: it grows, and from the second round on all n are cached when
+ *     they are freed, and n mallocs take at most one batch from the slabs
+ *     (the last refill's remainder) (glibc-bench).
+ *  3. Drained (malloc_trim), it starts over: part 1 again.
+ *
+ * Object counts are exact or bounds that the old code fails.  Per-CPU
+ * mode only (passes trivially otherwise).
+ */
+#include "pcm_test.h"
+
+#define SIZE 1024
+#define N 1500
+#define KEPT (512 + 64) /* the CPU cache's maximum and four batches */
+
+static void *objs[N];
+
+static struct pcmalloc_stats stats(void)
+{
+	struct pcmalloc_stats st;
+	REQUIRE(pcm_stats(&st));
+	return st;
+}
+
+static void alloc_all(unsigned seed)
+{
+	for (size_t i = 0; i < N; i++) {
+		objs[i] = malloc(SIZE);
+		REQUIRE(objs[i]);
+		memset(objs[i], (int)((i + seed) & 0xff), SIZE);
+	}
+}
+
+static void free_all(unsigned seed)
+{
+	for (size_t i = 0; i < N; i++) {
+		const unsigned char *b = objs[i];
+		CHECKF(b[0] == ((i + seed) & 0xff) && b[SIZE - 1] == ((i + seed) & 0xff),
+		       "object %zu overwritten", i);
+		free(objs[i]);
+	}
+}
+
+/* Parts 1 and 3: n freed once into drained caches. */
+static void once(const char *when)
+{
+	alloc_all(1);
+	malloc_trim(0);
+	struct pcmalloc_stats st = stats();
+	CHECKF(st.cached_objects == 0, "%s: %zu objects cached after malloc_trim", when,
+	       st.cached_objects);
+	size_t out = st.slab_objects;
+	free_all(1);
+	st = stats();
+	CHECKF(st.cached_objects <= KEPT && st.cached_objects >= 64,
+	       "%s: %d objects of %d bytes freed once: %zu cached (%d at most: a "
+	       "CPU cache and four batches)", when, N, SIZE, st.cached_objects, KEPT);
+	CHECKF(st.slab_objects == out - N + st.cached_objects,
+	       "%s: objects out of slabs: %zu, %zu before %d were freed and %zu of "
+	       "them cached", when, st.slab_objects, out, N, st.cached_objects);
+	pcm_note("%s: %zu of %d cached", when, st.cached_objects, N);
+}
+
+int main(void)
+{
+	pcm_test_begin("xfer_demand");
+	struct pcmalloc_stats st;
+	if (!pcm_active() || !pcm_stats(&st) || st.cache_mode != PCMALLOC_CACHE_PER_CPU)
+		return pcm_done("xfer_demand");
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+
+	once("freed once");
+
+	for (unsigned r = 0; r < 4; r++) {
+		size_t out = stats().slab_objects;
+		alloc_all(r + 2);
+		st = stats();
+		size_t others = st.cached_objects; /* of other classes (stdio's) */
+		if (r > 0) /* (the last refill tops its batch up from the slabs) */
+			CHECKF(st.slab_objects <= out + 64,
+			       "round %u: %d mallocs took %zu objects from the slabs "
+			       "(at most one batch, 64)", r, N, st.slab_objects - out);
+		free_all(r + 2);
+		st = stats();
+		if (r > 0)
+			CHECKF(st.cached_objects == others + N,
+			       "round %u: a working set of %d objects of %d bytes swept "
+			       "out and in: %zu cached after its free phase", r, N, SIZE,
+			       st.cached_objects - others);
+	}
+	pcm_note("swept: %zu of %d cached", stats().cached_objects, N);
+
+	once("drained, freed once");
+	malloc_trim(0);
+	return pcm_done("xfer_demand");
+}
