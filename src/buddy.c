@@ -445,13 +445,24 @@ static void take_back(struct pcm_zone *z, struct pcm_arena *a, size_t idx, size_
 	regions_add(a, idx, n, -1);
 }
 
-/* THP: hint 2 MiB regions of slab memory once the process uses enough slab
- * memory for huge pages to pay off (small programs stay small). */
+/* THP: 2 MiB regions of slab memory get huge pages where they pay.  A
+ * region hinted at its first slab becomes resident whole at its first
+ * touch, so a heap of a few MiB grew its RSS in 2 MiB steps: the region at
+ * its end cost up to 2 MiB more than its used pages (a 64-thread heap of
+ * 6-9 MiB of slabs peaked at 10, 12, 14 or 16 MiB).  So until the process
+ * uses 16 MiB of slab memory (where the background worker and the dirty
+ * budget judge a program big), a region is hinted only once it is dense
+ * (DENSE_PAGES used, which its huge page costs at most a quarter more
+ * than) and collapsed then, its pages having come as small ones; past 16
+ * MiB, where TLB reach pays, every region a new slab lands in is hinted at
+ * once (fewer faults, no copy).  Small programs (under one huge page of
+ * slabs) get no hints. */
+#define THP_MIN_PAGES ((16ul << 20) >> PCM_PAGE_SHIFT)
 static void slab_thp_hint(struct pcm_zone *z, struct pcm_page *pg,
 			  unsigned order)
 {
-	if (pcm_conf.thp != PCM_THP_MADVISE ||
-	    z->used_pages < (PCM_HUGEPAGE_SIZE >> PCM_PAGE_SHIFT) ||
+	size_t used = __atomic_load_n(&z->used_pages, __ATOMIC_RELAXED);
+	if (pcm_conf.thp != PCM_THP_MADVISE || used < REGION_PAGES ||
 	    pcm_conf_sys_thp() == PCM_THP_NEVER)
 		return;
 	struct pcm_arena *a = pcm_arena_of_page(pg);
@@ -462,10 +473,15 @@ static void slab_thp_hint(struct pcm_zone *z, struct pcm_page *pg,
 		uint32_t bit = 1u << r;
 		if (__atomic_load_n(&a->thp_mask, __ATOMIC_RELAXED) & bit)
 			continue;
+		int dense = __atomic_load_n(&a->region_used[r], __ATOMIC_RELAXED) >= DENSE_PAGES;
+		if (used < THP_MIN_PAGES && !dense)
+			continue;
 		if (__atomic_fetch_or(&a->thp_mask, bit, __ATOMIC_RELAXED) & bit)
 			continue;
-		pcm_os_hugepage((char *)a + (r << PCM_HUGEPAGE_SHIFT),
-				PCM_HUGEPAGE_SIZE, 1);
+		char *start = (char *)a + (r << PCM_HUGEPAGE_SHIFT);
+		pcm_os_hugepage(start, PCM_HUGEPAGE_SIZE, 1);
+		if (used < THP_MIN_PAGES)
+			pcm_os_collapse(start, PCM_HUGEPAGE_SIZE);
 	}
 }
 

@@ -177,16 +177,34 @@ int main(void)
 	pcm_conf.dirty_max_pages = 1u << 20; /* no purging in the walk */
 	pcm_conf.sys_thp = PCM_THP_MADVISE;
 	pcm_zones_init();
-	/* THP: slab memory gets hints only once the process uses 2 MiB of it,
-	 * and then every 2 MiB region a slab block lands in is hinted. */
+	/* THP (slab_thp_hint): no hints while the slab zone uses less than a
+	 * huge page; then, below 16 MiB, a region is hinted (and collapsed)
+	 * only once 3/4 of it is used; from 16 MiB, every region a slab
+	 * block lands in. */
 	int clean;
+	struct pcm_arena *a0 = NULL;
 	struct pcm_page *small = pcm_block_alloc(PCM_ZONE_SLAB, 0, &clean);
 	CHECK(fake_os.hugepage_hints == 0);
-	struct pcm_page *big = pcm_block_alloc(PCM_ZONE_SLAB, 10, &clean);
-	CHECK(fake_os.hugepage_hints > 0);
-	size_t region = (pcm_page_index(big) << PCM_PAGE_SHIFT) >> PCM_HUGEPAGE_SHIFT;
-	CHECK(pcm_arena_of_page(big)->thp_mask & (1u << region));
-	pcm_block_free(big, 10);
+	struct pcm_page *whole = pcm_block_alloc(PCM_ZONE_SLAB, 9, &clean); /* a region */
+	a0 = pcm_arena_of_page(whole);
+	size_t rw = pcm_page_index(whole) / 512;
+	CHECK(a0->thp_mask == 1u << rw && fake_os.hugepage_hints == 1 && fake_os.collapses == 1);
+	struct pcm_page *part = pcm_block_alloc(PCM_ZONE_SLAB, 7, &clean); /* 512 KiB */
+	size_t rp = pcm_page_index(part) / 512;
+	CHECKF(a0->region_used[rp] < 384 && !(a0->thp_mask & (1u << rp)),
+	       "a region %u pages used: hinted", a0->region_used[rp]);
+	struct pcm_page *big = pcm_block_alloc(PCM_ZONE_SLAB, 12, &clean); /* 16 MiB */
+	size_t rb = pcm_page_index(big) / 512;
+	CHECK(pcm_arena_of_page(big)->thp_mask & (1u << rb));
+	size_t collapses = fake_os.collapses;
+	struct pcm_page *more = pcm_block_alloc(PCM_ZONE_SLAB, 0, &clean);
+	size_t rm = pcm_page_index(more) / 512;
+	CHECK(pcm_arena_of_page(more)->thp_mask & (1u << rm));
+	CHECK(fake_os.collapses == collapses); /* hinted before its pages come */
+	pcm_block_free(more, 0);
+	pcm_block_free(big, 12);
+	pcm_block_free(part, 7);
+	pcm_block_free(whole, 9);
 	pcm_block_free(small, 0);
 
 	random_walk(PCM_ZONE_LARGE, 42, 6000);
