@@ -129,6 +129,16 @@ $(BUILD)/pcmstat: $(PCMSTAT_SRCS) src/snapshot.h src/fmt.h src/os.h include/pcma
 	$(call say,CC,$@)
 	$(Q)$(CC) $(LIB_BASE) $(CPPFLAGS) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(PCMSTAT_SRCS)
 
+# The size-class tables are computed at build time, not at start-up:
+# src/sizeclass_tab.h is checked in, made by tools/gen_sizeclass.c from
+# src/config.h (the unit test test_sizeclass fails when it is stale).
+.PHONY: sizeclass-tab
+sizeclass-tab:
+	@mkdir -p $(BUILD)
+	$(Q)$(CC) -std=gnu11 -O2 $(WARN) -o $(BUILD)/gen_sizeclass tools/gen_sizeclass.c
+	$(Q)$(BUILD)/gen_sizeclass >src/sizeclass_tab.h.tmp
+	$(Q)mv src/sizeclass_tab.h.tmp src/sizeclass_tab.h
+
 # ---- tests ----
 # Unit tests link the layers they test with a fake memory source
 # (tests/unit/fake_os.c) and the host's own malloc.
@@ -336,6 +346,7 @@ help:
 	@echo "make valgrind    the unit and API tests, and a seeded program, under valgrind memcheck"
 	@echo "make ubsan       build the tests with UBSan (build-ubsan/)"
 	@echo "make debug       the debug build (PCM_DEBUG=3) and its tests in build-debug/"
+	@echo "make sizeclass-tab  regenerate src/sizeclass_tab.h after a change to src/config.h"
 	@echo "make fastpath    count the malloc/free fast-path instructions against the budget"
 	@echo "make install     library (libpcmalloc.so.1), header, pkg-config file, the pcmalloc"
 	@echo "                 wrapper, man pages; PREFIX=/usr/local LIBDIR BINDIR MANDIR DESTDIR"

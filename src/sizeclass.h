@@ -16,14 +16,15 @@ PCM_BEGIN_DECLS
 
 /* Requests up to PCM_FAST_MAX bytes: class by the size itself. */
 #define PCM_FAST_MAX 1024
-extern uint8_t pcm_class_small[PCM_FAST_MAX + 1];         /* by n */
-extern uint8_t pcm_class_mid[(PCM_SMALL_MAX >> 7) + 1];   /* by (n+127)/128 */
-extern uint8_t pcm_class_large[(PCM_CLASS_MAX >> 12) + 1]; /* by (n+4095)/4096 */
-extern struct pcm_class_info pcm_class_info[PCM_NR_CLASSES];
+extern const uint8_t pcm_class_small[PCM_FAST_MAX + 1];         /* by n */
+extern const uint8_t pcm_class_mid[(PCM_SMALL_MAX >> 7) + 1];   /* by (n+127)/128 */
+extern const uint8_t pcm_class_large[(PCM_CLASS_MAX >> 12) + 1]; /* by (n+4095)/4096 */
+extern const struct pcm_class_info pcm_class_info[PCM_NR_CLASSES];
 
-/* pcm_class_small as a constant, for copies that must exist before start-up
- * (the cache front end keeps one in TLS); checked against the table built
- * at start-up. */
+/* pcm_class_small as a constant, also for the copy the cache front end
+ * keeps in TLS; tests/unit/test_sizeclass.c checks it against the classes
+ * tools/gen_sizeclass.c computes (which make the other tables,
+ * sizeclass_tab.h). */
 #define PCM_CLASS_SMALL_INIT                                            \
 	{ [0] = 0, [1 ... 16] = 1, [17 ... 32] = 2, [33 ... 48] = 3, [49 ... 64] = 4,    \
 	  [65 ... 80] = 5, [81 ... 96] = 6, [97 ... 112] = 7,                   \
@@ -64,6 +65,7 @@ PCM_INLINE size_t pcm_class_size(unsigned cls)
  * (a power of two <= page size), or 0. */
 unsigned pcm_size_class_aligned(size_t n, size_t align);
 
+/* Start-up: free()'s boundary-check tables (pcm_ptr_tab.mask, .magic). */
 void pcm_sizeclass_init(void);
 
 PCM_END_DECLS

@@ -1,15 +1,46 @@
-/* Size classes: every size maps to the smallest class that fits, the
- * rounding waste bound, slab geometry, the divisibility magic, aligned
- * lookups.  PCM_PRINT_CLASSES=1 prints the table. */
+/* Size classes: the tables compiled in are what tools/gen_sizeclass.c
+ * computes from config.h (regenerate with `make sizeclass-tab`); every size
+ * maps to the smallest class that fits, the rounding waste bound, slab
+ * geometry, the divisibility magic, aligned lookups.  PCM_PRINT_CLASSES=1
+ * prints the table. */
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "arena.h"
 #include "check.h"
 #include "sizeclass.h"
+
+#define PCM_GEN_NO_MAIN
+#include "../../tools/gen_sizeclass.c"
+
+/* The checked-in tables (src/sizeclass_tab.h, PCM_CLASS_SMALL_INIT) are
+ * the generator's. */
+static void check_generated(void)
+{
+	static struct gen_tables t;
+	REQUIRE(gen_compute(&t) == 0);
+	for (unsigned c = 0; c < PCM_NR_CLASSES; c++) {
+		const struct pcm_class_info *ci = &pcm_class_info[c];
+		const struct gen_class *g = &t.cls[c];
+		CHECKF(ci->size == g->size && ci->nobjs == g->nobjs &&
+		       ci->slab_pages == g->slab_pages && ci->order == g->order &&
+		       ci->cache_max == g->cache_max && ci->batch == g->batch &&
+		       ci->div_magic == g->div_magic,
+		       "class %u: src/sizeclass_tab.h is stale (make sizeclass-tab)", c);
+		CHECKF(pcm_ptr_tab.mask[c] == g->mask && pcm_ptr_tab.magic[c] == g->magic,
+		       "class %u: boundary-check tables stale (make sizeclass-tab)", c);
+	}
+	CHECKF(sizeof t.small == sizeof pcm_class_small &&
+	       !memcmp(t.small, pcm_class_small, sizeof t.small),
+	       "PCM_CLASS_SMALL_INIT (sizeclass.h) disagrees with the classes");
+	CHECKF(!memcmp(t.mid, pcm_class_mid, sizeof t.mid), "mid table stale");
+	CHECKF(!memcmp(t.large, pcm_class_large, sizeof t.large), "large table stale");
+}
 
 int main(void)
 {
 	pcm_sizeclass_init();
+	check_generated();
 	const struct pcm_class_info *ci = pcm_class_info;
 	CHECK(ci[1].size == 16);
 	CHECK(ci[PCM_NR_CLASSES - 1].size == PCM_CLASS_MAX);
