@@ -7,8 +7,8 @@
 #include <errno.h>
 
 struct pcm_ptr_tab pcm_ptr_tab;
-size_t pcm_arena_mapped_bytes, pcm_arena_brk_bytes;
-static int brk_failed;
+size_t pcm_arena_mapped_bytes PCM_HOT, pcm_arena_brk_bytes PCM_HOT;
+static int brk_failed PCM_HOT;
 /* Serialises growth: glibc's sbrk is not thread-safe, and the two zones
  * grow independently (lock order: zone -> arena). */
 static pcm_lock_t arena_lock = PCM_LOCK_INIT(PCM_RANK_ARENA);

@@ -8,20 +8,20 @@
 #include "percpu.h"
 #include "slab.h"
 
-int pcm_bg_state;
+int pcm_bg_state PCM_HOT;
 
 static uint32_t wake_word; /* bumped by every wake-up (futex) */
 /* The word the worker sleeps on: wake_word, or one in the page published
  * for pcmstat (shared with other processes: shared futex operations). */
 static uint32_t *wake = &wake_word;
-static int wake_shared;
+static int wake_shared PCM_HOT;
 /* The service (publish.h): run by the worker, or from a slow path when
  * there is no worker, whenever service_needed(). */
-static void (*service_fn)(void);
-static const uint32_t *svc_req, *svc_ack;
-static uint64_t svc_interval_ns;
-static int (*prepare_fn)(void);
-int pcm_bg_service_pending;
+static void (*service_fn)(void) PCM_HOT;
+static const uint32_t *svc_req PCM_HOT, *svc_ack PCM_HOT;
+static uint64_t svc_interval_ns PCM_HOT;
+static int (*prepare_fn)(void) PCM_HOT;
+int pcm_bg_service_pending PCM_HOT;
 
 static int service_needed(void)
 {

@@ -9,10 +9,10 @@
 #include "peak.h"
 #include "vg.h"
 
-struct pcm_zone pcm_zones[PCM_NR_ZONES];
+struct pcm_zone pcm_zones[PCM_NR_ZONES] PCM_HOT;
 
 /* Fork repair: arenas older than their zone's generation are abandoned. */
-static uint8_t zone_gen[PCM_NR_ZONES];
+static uint8_t zone_gen[PCM_NR_ZONES] PCM_HOT;
 
 static void zone_check(const struct pcm_zone *z, int level, size_t limit);
 

@@ -19,8 +19,8 @@ __thread struct pcm_cache_tls pcm_tc PCM_TLS = {
 	.class_of = PCM_CLASS_SMALL_INIT,
 };
 
-static pthread_key_t exit_key;
-static int exit_key_ok;
+static pthread_key_t exit_key PCM_HOT;
+static int exit_key_ok PCM_HOT;
 
 static void thread_exit(void *arg);
 
@@ -40,7 +40,7 @@ void pcm_cache_init_process(void)
  * faults).  After it, a thread's first slow path sets it up as before.
  */
 #define WARMUP_CALLS 64
-static unsigned warm_calls;
+static unsigned warm_calls PCM_HOT;
 
 /* 1 when a new thread may be set up now: the warm-up is over and the
  * per-CPU regions, if per-CPU mode was decided, exist (or failed); else it
@@ -54,7 +54,7 @@ static int may_set_up(void)
 	return pcm_percpu_start(); /* 0: another thread makes them */
 }
 
-static void (*setup_hook)(void);
+static void (*setup_hook)(void) PCM_HOT;
 
 void pcm_cache_set_setup_hook(void (*fn)(void))
 {

@@ -23,7 +23,7 @@
 #include <pthread.h>
 #include <string.h>
 
-int pcm_init_state;
+int pcm_init_state PCM_HOT;
 static int report_fd = 2; /* stderr, kept open for the exit report */
 
 static void after_fork_child(void);

@@ -2,7 +2,7 @@
 #include "peak.h"
 #include "config.h"
 
-struct pcm_peaks pcm_peaks;
+struct pcm_peaks pcm_peaks PCM_HOT;
 
 void pcm_peak_note(size_t *peak, size_t v)
 {

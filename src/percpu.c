@@ -30,7 +30,7 @@ static const char *off_reason = "not started";
  * regions are made later (pcm_percpu_start): a program that makes a handful
  * of allocations never maps them. */
 enum start_state { START_DONE = 0, START_PENDING, START_RUNNING };
-static int start_state; /* enum start_state; DONE: nothing to start */
+static int start_state PCM_HOT; /* enum start_state; DONE: nothing to start */
 
 /*
  * Capacity.  Per class, the same in every region: the capacity a region

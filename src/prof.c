@@ -36,7 +36,7 @@ struct prof_tables {
 	uint16_t homes[NR_SAMPLES];
 };
 
-int pcm_prof_on;
+int pcm_prof_on PCM_HOT;
 static struct prof_tables *tab;
 static pcm_lock_t prof_lock = PCM_LOCK_INIT(PCM_RANK_PROF);
 static uint32_t nr_live, nr_stacks;

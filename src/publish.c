@@ -13,18 +13,18 @@
 #include <errno.h>
 #include <stddef.h>
 
-static struct pcm_pub *pub;
+static struct pcm_pub *pub PCM_HOT;
 static int pub_fd = -1;
 static uint64_t pub_fd_id;     /* the program may close it and reuse the number */
 static int report_to = 2;
-static int writing;            /* one writer of the page at a time */
-static uint64_t next_report_ns; /* stats_interval */
+static int writing PCM_HOT;            /* one writer of the page at a time */
+static uint64_t next_report_ns PCM_HOT; /* stats_interval */
 /* The page is made lazily (make_page): none yet, being made, made (or not
  * to be: stats_publish:0, or the OS refused). */
 enum pub_state { PUB_NONE = 0, PUB_MAKING, PUB_DONE };
-static int pub_state;
-int pcm_publish_waiting; /* stats_publish and no page yet */
-static unsigned polls;
+static int pub_state PCM_HOT;
+int pcm_publish_waiting PCM_HOT; /* stats_publish and no page yet */
+static unsigned polls PCM_HOT;
 
 #define PUB_SIZE ((sizeof(struct pcm_pub) + 4095) & ~(size_t)4095)
 

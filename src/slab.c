@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-uintptr_t pcm_secret;
+uintptr_t pcm_secret PCM_HOT;
 struct pcm_class pcm_classes[PCM_NR_CLASSES];
 
 /* Empty slabs a class keeps: one for small classes; none for large ones,
@@ -23,12 +23,25 @@ static inline size_t empty_keep(unsigned cls)
 	return pcm_class_is_large(cls) ? 0 : 1;
 }
 
+/* A class is all zero until first used: its partial list is made empty
+ * when its lock is first taken (class_lock), so that start-up writes none
+ * of pcm_classes' pages (14 KiB) and a program touches only those of the
+ * classes it uses.  Only the debug build's lock ranks are set here. */
 void pcm_slabs_init(void)
 {
-	for (unsigned c = 0; c < PCM_NR_CLASSES; c++) {
-		pcm_list_init(&pcm_classes[c].partial);
-		pcm_lock_init(&pcm_classes[c].lock, PCM_RANK_CLASS);
-	}
+	if (PCM_DEBUG >= 1)
+		for (unsigned c = 0; c < PCM_NR_CLASSES; c++)
+			pcm_lock_init(&pcm_classes[c].lock, PCM_RANK_CLASS);
+}
+
+/* Takes class cls's lock; makes its partial list on first use. */
+static inline struct pcm_class *class_lock(unsigned cls)
+{
+	struct pcm_class *c = &pcm_classes[cls];
+	pcm_lock(&c->lock);
+	if (unlikely(!c->partial.next))
+		pcm_list_init(&c->partial);
+	return c;
 }
 
 static void class_check(unsigned cls, int level, size_t limit);
@@ -183,11 +196,10 @@ static void slab_release(struct pcm_page *head)
 static unsigned take(unsigned cls, void **arr, void **out, unsigned want)
 {
 	PCM_ASSERTF(1, cls && cls < PCM_NR_CLASSES && want, "class %u, %u objects", cls, want);
-	struct pcm_class *c = &pcm_classes[cls];
+	struct pcm_class *c = class_lock(cls);
 	void *list = NULL;
 	unsigned n = 0;
 	struct pcm_page *fresh = NULL;
-	pcm_lock(&c->lock);
 	for (;;) {
 		while (n < want && c->partial.next != &c->partial) {
 			struct pcm_page *head = c->partial.next;
@@ -264,9 +276,8 @@ unsigned pcm_slab_take_array(unsigned cls, void **arr, unsigned want)
 static void put(unsigned cls, void **arr, void *list, unsigned n)
 {
 	PCM_ASSERTF(1, cls && cls < PCM_NR_CLASSES, "class %u", cls);
-	struct pcm_class *c = &pcm_classes[cls];
+	struct pcm_class *c = class_lock(cls);
 	struct pcm_page *release = NULL; /* slabs to give back, via ->next */
-	pcm_lock(&c->lock);
 	for (unsigned i = 0; i < n; i++) {
 		void *obj;
 		if (arr) {
@@ -332,12 +343,11 @@ void pcm_slab_put_array(unsigned cls, void **arr, unsigned n)
 
 int pcm_slab_is_free(unsigned cls, void *obj)
 {
-	struct pcm_class *c = &pcm_classes[cls];
 	struct pcm_arena *a = pcm_arena_of(obj);
 	struct pcm_page *pg = pcm_page_of(a, obj);
 	struct pcm_page *head = pg - pg->head_off;
 	int found = 0;
-	pcm_lock(&c->lock);
+	struct pcm_class *c = class_lock(cls);
 	unsigned limit = pcm_class_info[cls].nobjs;
 	for (void *f = head->freelist; f && limit--; f = pcm_link_get(f)) {
 		if (is_lazy(f)) { /* obj is in the same slab */
@@ -372,8 +382,7 @@ void pcm_slabs_after_fork_child(uint32_t forker)
 
 void pcm_class_totals(unsigned cls, struct pcm_class_totals *t)
 {
-	struct pcm_class *c = &pcm_classes[cls];
-	pcm_lock(&c->lock);
+	struct pcm_class *c = class_lock(cls);
 	t->slabs = c->nr_slabs;
 	t->partial = c->nr_partial;
 	t->objs_out = c->objs_out;
@@ -439,8 +448,7 @@ static void class_check(unsigned cls, int level, size_t limit)
 
 void pcm_class_check(unsigned cls, int level)
 {
-	struct pcm_class *c = &pcm_classes[cls];
-	pcm_lock(&c->lock);
+	struct pcm_class *c = class_lock(cls);
 	class_check(cls, level, SIZE_MAX);
 	pcm_unlock(&c->lock);
 }
@@ -448,9 +456,8 @@ void pcm_class_check(unsigned cls, int level)
 void pcm_slab_release_empty(void)
 {
 	for (unsigned cls = 1; cls < PCM_NR_CLASSES; cls++) {
-		struct pcm_class *c = &pcm_classes[cls];
+		struct pcm_class *c = class_lock(cls);
 		struct pcm_page *release = NULL;
-		pcm_lock(&c->lock);
 		struct pcm_page *s = &c->partial;
 		for (struct pcm_page *pg = s->next; pg != s && c->nr_empty;) {
 			struct pcm_page *next = pg->next;

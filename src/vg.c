@@ -16,7 +16,7 @@
 #if PCM_HAVE_MEMCHECK
 #include <valgrind/memcheck.h>
 
-int pcm_vg_active;
+int pcm_vg_active PCM_HOT;
 static __thread int inside PCM_TLS;
 static void after_fork_child(void);
 
@@ -343,7 +343,7 @@ int pcm_vg_owns(const void *p)
 
 #else /* no <valgrind/memcheck.h>: never detected, never called */
 
-int pcm_vg_active;
+int pcm_vg_active PCM_HOT;
 
 int pcm_vg_wanted(void)
 {
