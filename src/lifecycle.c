@@ -74,10 +74,9 @@ PCM_NOINLINE void pcm_init_slow(void)
 /* See lifecycle.h.  Runs in the child, in the thread that called fork(). */
 static void after_fork_child(void)
 {
-	/* The parent's tid of this thread: what its locks record. */
+	/* This thread's number, the same as in the parent (lock.h): what the
+	 * locks it held there record; 0 when it never took one. */
 	uint32_t forker = (uint32_t)pcm_tls_tid;
-	pcm_tid_slow();
-	pcm_tls_parent_tid = (int)forker; /* what the locks this thread holds say */
 
 	/* Each layer repairs itself (pcm_lock_vanished), top down. */
 	pcm_slabs_after_fork_child(forker);

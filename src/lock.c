@@ -5,7 +5,6 @@
 
 __thread int pcm_tls_tid PCM_TLS;
 __thread unsigned pcm_tls_locks PCM_TLS;
-__thread int pcm_tls_parent_tid PCM_TLS;
 __thread uint32_t pcm_tls_ranks PCM_TLS;
 
 /* Waiting for a lock this thread holds itself can only hang: a signal
@@ -39,9 +38,16 @@ PCM_COLD void pcm_lock_order_violation(const pcm_lock_t *l)
 			(const void *)l, rank_names[held]);
 }
 
+/* The last thread number given (lock.h). */
+static uint32_t last_tid PCM_HOT;
+
 int pcm_tid_slow(void)
 {
-	pcm_tls_tid = pcm_os_gettid();
+	uint32_t t;
+	do /* 31 bits: the word's top bit is PCM_LOCK_WAITERS; never 0 */
+		t = __atomic_add_fetch(&last_tid, 1, __ATOMIC_RELAXED) & ~PCM_LOCK_WAITERS;
+	while (!t);
+	pcm_tls_tid = (int)t;
 	return pcm_tls_tid;
 }
 
@@ -49,10 +55,8 @@ PCM_NOINLINE void pcm_lock_slow(pcm_lock_t *l, uint32_t me)
 {
 	uint32_t owner = pcm_lock_owner(l);
 	/* This acquisition is counted already: holding the lock too means
-	 * a count of two at least (which also keeps a reused parent tid in a
-	 * fork child from being taken for ours). */
-	if (pcm_tls_locks > 1 &&
-	    (owner == me || (pcm_tls_parent_tid && owner == (uint32_t)pcm_tls_parent_tid)))
+	 * a count of two at least. */
+	if (pcm_tls_locks > 1 && owner == me)
 		self_deadlock(l);
 	for (int spin = 0; spin < 100; spin++) {
 		uint32_t expect = 0;

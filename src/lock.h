@@ -1,5 +1,12 @@
 /*
- * pcm_lock: a futex mutex whose word is the owner's thread id.
+ * pcm_lock: a futex mutex whose word is the owner's thread number.
+ *
+ * The number (pcm_tls_tid) is pcmalloc's own, not the kernel's tid: given
+ * from a process-wide counter when a thread first takes a lock, so that no
+ * system call (gettid) is made for it.  A fork child's thread keeps its
+ * number (TLS is copied), and threads made in the child count on from
+ * where the parent was, so a number is never that of another thread of the
+ * process (unless 2^31 threads take locks while one of the first is alive).
  *
  * Knowing the owner is what makes fork safe without holding locks across
  * it: in the child, a lock owned by a thread that no longer exists guards a
@@ -71,15 +78,13 @@ static inline void pcm_lock_init(pcm_lock_t *l, enum pcm_lock_rank rank)
 	l->rank = rank;
 }
 
+/* This thread's number (0: none yet; pcm_self_tid). */
 extern __thread int pcm_tls_tid PCM_TLS;
 /* pcmalloc locks this thread holds now.  Non-zero on entry to the allocator
  * means the call comes from a signal handler that interrupted pcmalloc in
  * this thread (or, in a child, interrupted it before fork()): see
  * reentry.h.  Copied into a fork child with the thread that forks. */
 extern __thread unsigned pcm_tls_locks PCM_TLS;
-/* In a fork child, the forking thread's tid in the parent: what the locks
- * it held record. */
-extern __thread int pcm_tls_parent_tid PCM_TLS;
 /* Debug builds: locks this thread holds, 4 bits of count per rank. */
 extern __thread uint32_t pcm_tls_ranks PCM_TLS;
 
@@ -137,19 +142,18 @@ static inline int pcm_reentered(void)
 	return unlikely(pcm_tls_locks != 0);
 }
 
-/* The owner's tid, 0 when free (a racy read: for fork repair and asserts). */
+/* The owner's number, 0 when free (a racy read: for fork repair and asserts). */
 static inline uint32_t pcm_lock_owner(const pcm_lock_t *l)
 {
 	return __atomic_load_n(&l->word, __ATOMIC_RELAXED) & ~PCM_LOCK_WAITERS;
 }
 
 /* 1 when this thread holds l (in a fork child: held by the forking thread
- * in the parent, which this thread is). */
+ * in the parent, which this thread is: same number). */
 static inline int pcm_lock_held(const pcm_lock_t *l)
 {
 	uint32_t owner = pcm_lock_owner(l);
-	return owner && (owner == pcm_self_tid() ||
-			 owner == (uint32_t)pcm_tls_parent_tid);
+	return owner && owner == pcm_self_tid();
 }
 
 static inline void pcm_unlock(pcm_lock_t *l)
@@ -167,7 +171,8 @@ static inline void pcm_unlock(pcm_lock_t *l)
 
 /* Fork repair, in the child: 1 when l is held by a thread that does not
  * exist in the child (neither free nor held by forker, the forking
- * thread's tid in the parent): the structure it guards may be half-updated. */
+ * thread's number, 0 when it has none): the structure it guards may be
+ * half-updated. */
 static inline int pcm_lock_vanished(const pcm_lock_t *l, uint32_t forker)
 {
 	uint32_t owner = pcm_lock_owner(l);

@@ -359,11 +359,6 @@ uint64_t pcm_os_realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int pcm_os_gettid(void)
-{
-	return (int)syscall(SYS_gettid);
-}
-
 uint64_t pcm_os_now_ns(void)
 {
 	struct timespec ts;

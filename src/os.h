@@ -86,7 +86,6 @@ void *pcm_os_map_shared_page(const char *name, size_t size, void *at, int *fd_ou
  * descriptor is still ours before closing it. */
 uint64_t pcm_os_fd_id(int fd);
 
-int pcm_os_gettid(void);
 uint64_t pcm_os_realtime_ns(void); /* CLOCK_REALTIME */
 uint64_t pcm_os_now_ns(void); /* CLOCK_MONOTONIC_COARSE */
 uint64_t pcm_os_random(void);

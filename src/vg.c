@@ -39,7 +39,6 @@ static void tls_defined(void)
 	VALGRIND_MAKE_MEM_DEFINED(&inside, sizeof inside);
 	VALGRIND_MAKE_MEM_DEFINED(&pcm_tls_tid, sizeof pcm_tls_tid);
 	VALGRIND_MAKE_MEM_DEFINED(&pcm_tls_locks, sizeof pcm_tls_locks);
-	VALGRIND_MAKE_MEM_DEFINED(&pcm_tls_parent_tid, sizeof pcm_tls_parent_tid);
 }
 
 void pcm_vg_setup(void)

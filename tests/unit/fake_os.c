@@ -132,11 +132,6 @@ void pcm_os_futex_wake(uint32_t *word)
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-int pcm_os_gettid(void)
-{
-	return (int)syscall(SYS_gettid);
-}
-
 uint64_t pcm_os_now_ns(void)
 {
 	return fake_os.now_ns;
