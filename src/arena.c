@@ -31,7 +31,7 @@ struct pcm_arena *pcm_arena_create(int zone)
 	 * one system call fewer for every process.  Not more: the buddy layer
 	 * commits a small heap 1 MiB at a time, so that a wild write 1 MiB
 	 * past its last block faults (buddy.c, extend). */
-	size_t first = PCM_HUGEPAGE_SIZE / 2;
+	size_t first = PCM_ARENA_FIRST_PAGES << PCM_PAGE_SHIFT;
 	_Static_assert(PCM_META_PAGES < (PCM_HUGEPAGE_SIZE >> PCM_PAGE_SHIFT) / 2,
 		       "arena metadata within its first 1 MiB");
 	if (a) {
@@ -51,9 +51,10 @@ struct pcm_arena *pcm_arena_create(int zone)
 	}
 	errno = saved;
 
-	/* Memory fresh from the OS is zero: only non-zero fields are set. */
-	for (size_t i = 0; i < PCM_META_PAGES; i++)
-		a->pages[i].kind = PCM_PG_META;
+	/* Memory fresh from the OS is zero: only non-zero fields are set.
+	 * The metadata pages' own descriptors stay PCM_PG_NONE (never
+	 * described; their index tells them apart), so that making an arena
+	 * writes only the descriptors' page of the pages it hands out. */
 	a->magic = PCM_ARENA_MAGIC;
 	a->zone = (uint8_t)zone;
 	a->from_brk = (uint8_t)from_brk;
@@ -61,12 +62,7 @@ struct pcm_arena *pcm_arena_create(int zone)
 
 	if (pcm_conf.thp == PCM_THP_ALWAYS)
 		pcm_os_hugepage(a, PCM_ARENA_SIZE, 1);
-	else
-		/* Sparse memory must not be backed by huge pages, even when the
-		 * kernel would give them everywhere: slab regions get them back
-		 * one by one as they fill (slab_thp_hint).  Whatever the
-		 * kernel's mode (one call, where asking it would take three). */
-		pcm_os_hugepage(a, PCM_ARENA_SIZE, 0);
+	/* else pcm_arena_first_grow(), if the arena grows */
 
 	__atomic_fetch_add(&pcm_arena_mapped_bytes, PCM_ARENA_SIZE, __ATOMIC_RELAXED);
 	pcm_peak_mapped_add((ssize_t)PCM_ARENA_SIZE);
@@ -74,6 +70,16 @@ struct pcm_arena *pcm_arena_create(int zone)
 		__atomic_fetch_add(&pcm_arena_brk_bytes, PCM_ARENA_SIZE,
 				   __ATOMIC_RELAXED);
 	return a;
+}
+
+void pcm_arena_first_grow(struct pcm_arena *a)
+{
+	/* Sparse memory must not be backed by huge pages, even when the
+	 * kernel would give them everywhere: slab regions get them back one
+	 * by one as they fill (slab_thp_hint).  Whatever the kernel's mode
+	 * (one call, where asking it would take three). */
+	if (pcm_conf.thp != PCM_THP_ALWAYS)
+		pcm_os_hugepage(a, PCM_ARENA_SIZE, 0);
 }
 
 void pcm_arena_publish(struct pcm_arena *a)

@@ -68,8 +68,18 @@ PCM_INLINE void *pcm_page_addr(const struct pcm_page *pg)
 
 /* A new arena for `zone`, its descriptors initialised and its pages not yet
  * given to any allocator, or NULL when the OS has no more memory.  Pages
- * [PCM_META_PAGES, frontier) are committed already (its first 2 MiB). */
+ * [PCM_META_PAGES, frontier) are committed already (its first 1 MiB). */
 struct pcm_arena *pcm_arena_create(int zone);
+
+/* Pages an arena has committed when it is made (its first 1 MiB). */
+#define PCM_ARENA_FIRST_PAGES ((PCM_HUGEPAGE_SIZE / 2) >> PCM_PAGE_SHIFT)
+
+/* Arena a is about to commit pages past its first PCM_ARENA_FIRST_PAGES
+ * (buddy.c's extend): its huge-page policy is set now (MADV_NOHUGEPAGE
+ * unless thp:always).  Not at creation: a huge page needs an aligned 2 MiB
+ * of one mapping, which the first 1 MiB alone (read-write, the rest
+ * PROT_NONE) cannot give, and a small program never commits past it. */
+void pcm_arena_first_grow(struct pcm_arena *a);
 
 /* Publishes the arena in the registry (after its pages are set up). */
 void pcm_arena_publish(struct pcm_arena *a);

@@ -311,6 +311,8 @@ static int extend(struct pcm_zone *z, struct pcm_arena *a, unsigned order)
 		end = PCM_ARENA_PAGES;
 	if (end <= start)
 		return 0;
+	if (start == PCM_ARENA_FIRST_PAGES)
+		pcm_arena_first_grow(a);
 	if (pcm_os_commit((char *)a + (start << PCM_PAGE_SHIFT),
 			  (end - start) << PCM_PAGE_SHIFT) != 0)
 		return 0; /* commit limit or RLIMIT_DATA */

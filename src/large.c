@@ -33,7 +33,7 @@ struct pcm_page *pcm_large_check(const char *call, void *p, struct pcm_page *pg)
 	if (likely(pg->kind == PCM_PG_LARGE && pg->head_off == 0 &&
 		   !((uintptr_t)p & (PCM_PAGE_SIZE - 1))))
 		return pg;
-	if (pg->kind == PCM_PG_LARGE || pg->kind == PCM_PG_META ||
+	if (pg->kind == PCM_PG_LARGE || pcm_page_index(pg) < PCM_META_PAGES ||
 	    pg->kind == PCM_PG_SLAB) /* a large class's later pages */
 		pcm_fatal("%s(): invalid pointer %p (inside a block, not its start)",
 			  call, p);

@@ -31,7 +31,6 @@ enum pcm_page_kind {
 	PCM_PG_FREE,     /* first page of a free buddy block */
 	PCM_PG_SLAB,     /* a page of a slab */
 	PCM_PG_LARGE,    /* a page of a large run */
-	PCM_PG_META,     /* arena descriptors and header */
 	PCM_PG_BUSY,     /* a free block out of the lists while purged */
 };
 

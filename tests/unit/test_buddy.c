@@ -73,7 +73,7 @@ static void check_zone(int zi)
 	for (int i = 0; i < na; i++) {
 		for (size_t p = 0; p < PCM_META_PAGES; p++) {
 			owner[i][p] = 1;
-			CHECK(arenas[i]->pages[p].kind == PCM_PG_META);
+			CHECK(arenas[i]->pages[p].kind == PCM_PG_NONE);
 		}
 		/* Past the frontier: reserved, not the buddy's. */
 		for (size_t p = arenas[i]->frontier; p < PCM_ARENA_PAGES; p++)
