@@ -106,7 +106,7 @@ if want link; then
 	run "link/prof" $HANG env BUILD="$BUILD" PCMALLOC_LIB="$LIB" bash tests/link/prof.sh
 	run "link/stats report (JSON, signal, interval)" $HANG env PCMALLOC_LIB="$LIB" bash tests/link/stats_report.sh
 	run "link/pcmstat" $HANG env BUILD="$BUILD" bash tests/link/pcmstat.sh
-	run "link/startup (system calls of a trivial program)" $HANG env BUILD="$BUILD" bash tests/link/startup.sh
+	run "link/startup (system calls, page faults of a trivial program)" $HANG env BUILD="$BUILD" bash tests/link/startup.sh
 	run "link/nochecks (the benchmark's build without the checks)" $HANG env BUILD="$BUILD" bash tests/link/nochecks.sh
 	# The library built with clang, under the same API tests.
 	if [ -f build-clang/libpcmalloc.so ]; then
