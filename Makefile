@@ -81,21 +81,15 @@ $(BUILD)/obj/%.o: %.c
 # $^, with MORE.
 define lib_so
 	$(call say,LD,$@)
-	$(Q)$(CC) -shared -Wl,-soname,$(1) -Wl,-z,now -Wl,-z,relro $(2) \
+	$(Q)$(CC) -shared -Wl,-soname,$(1) -Wl,-z,now -Wl,-z,relro \
 		$(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $^
 endef
-# Start-up (every process that preloads the library pays it): code and
-# read-only data in one segment, not two (-z noseparate-code: two mmap calls
-# and about three page faults fewer per process).  The price: the ELF
-# headers and .rodata are mapped executable too.  The secure library keeps
-# them apart.
-LIB_FAST_LD := -Wl,-z,noseparate-code
 
 # The real file carries the full version; libpcmalloc.so.1 (the soname) and
 # libpcmalloc.so (for the linker and LD_PRELOAD=build/libpcmalloc.so) are
 # links to it.
 $(BUILD)/$(SOREAL): $(OBJS)
-	$(call lib_so,$(SONAME),$(LIB_FAST_LD))
+	$(call lib_so,$(SONAME))
 
 $(BUILD)/libpcmalloc.so: $(BUILD)/$(SOREAL)
 	$(Q)ln -sf $(SOREAL) $(BUILD)/$(SONAME)
@@ -119,7 +113,7 @@ $(BUILD)/obj/nochecks/%.o: %.c
 	$(call lib_cc,-DPCM_CHECKS=0)
 
 $(BUILD)/libpcmalloc-nochecks.so: $(NOCHECKS_OBJS)
-	$(call lib_so,libpcmalloc-nochecks.so,$(LIB_FAST_LD))
+	$(call lib_so,libpcmalloc-nochecks.so)
 
 $(BUILD)/libpcmalloc.a: $(OBJS)
 	$(call say,AR,$@)
