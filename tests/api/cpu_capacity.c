@@ -58,14 +58,8 @@ static void cycle(size_t size, size_t n, unsigned seed)
 int main(void)
 {
 	pcm_test_begin("cpu_capacity");
-	struct pcmalloc_stats st;
-	if (!pcm_active() || !pcm_stats(&st) || st.cache_mode != PCMALLOC_CACHE_PER_CPU)
+	if (!pcm_percpu_pinned()) /* one CPU: its cache is the one that grows */
 		return pcm_done("cpu_capacity");
-	/* One CPU: its cache is the one that grows. */
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &set);
-	sched_setaffinity(0, sizeof(set), &set);
 
 	/* The background worker starts once 16 MiB are held (a transfer
 	 * cache may keep that much of the working sets below): start it now,

@@ -473,6 +473,21 @@ static PCM_UNUSED bool pcm_stats(struct pcmalloc_stats *st)
 	return pcmalloc_stats_get(st, sizeof(*st)) == 0;
 }
 
+/* For the tests of the per-CPU caches: false unless pcmalloc runs them;
+ * else pins the thread to the CPU it is on, so that one cache is the one
+ * the test fills and watches. */
+static PCM_UNUSED bool pcm_percpu_pinned(void)
+{
+	struct pcmalloc_stats st;
+	if (!pcm_stats(&st) || st.cache_mode != PCMALLOC_CACHE_PER_CPU)
+		return false;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	return true;
+}
+
 /* Flush this thread's cache and trim: the quiescent state in which
  * slab_objects counts only live objects. */
 static PCM_UNUSED void pcm_quiesce(void)

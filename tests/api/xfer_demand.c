@@ -78,20 +78,15 @@ static void once(const char *when)
 int main(void)
 {
 	pcm_test_begin("xfer_demand");
-	struct pcmalloc_stats st;
-	if (!pcm_active() || !pcm_stats(&st) || st.cache_mode != PCMALLOC_CACHE_PER_CPU)
+	if (!pcm_percpu_pinned()) /* one CPU: its cache is the one that grows */
 		return pcm_done("xfer_demand");
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &set);
-	sched_setaffinity(0, sizeof(set), &set);
 
 	once("freed once");
 
 	for (unsigned r = 0; r < 4; r++) {
 		size_t out = stats().slab_objects;
 		alloc_all(r + 2);
-		st = stats();
+		struct pcmalloc_stats st = stats();
 		size_t others = st.cached_objects; /* of other classes (stdio's) */
 		if (r > 0) /* (the last refill tops its batch up from the slabs) */
 			CHECKF(st.slab_objects <= out + 64,
