@@ -48,7 +48,7 @@ static void *small_alloc(unsigned cls)
 /* ---- memory that is not ours ---- */
 
 enum { NEXT_FREE, NEXT_REALLOC, NEXT_USABLE, NR_NEXT };
-static const char *const next_names[NR_NEXT] = { "free", "realloc",
+static const char next_names[NR_NEXT][20] = { "free", "realloc",
 						 "malloc_usable_size" };
 static void *next_fns[NR_NEXT];
 extern void free(void *);

@@ -147,9 +147,10 @@ static int parse_duration(const char *v, size_t len, uint64_t unit, uint64_t *ou
 	return 1;
 }
 
-/* Signals that can be caught and are not raised by faults. */
+/* Signals that can be caught and are not raised by faults.  (Names in the
+ * rows, not pointers: read-only data that the loader does not relocate.) */
 static const struct {
-	const char *name;
+	char name[8];
 	int sig;
 } signals[] = {
 	{"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
@@ -300,7 +301,7 @@ static void fmt_size(char *buf, size_t cap, uint64_t b)
 
 void pcm_conf_print(void)
 {
-	static const char *const from[] = {"default", "PCMALLOC_CONF"};
+	static const char from[][16] = {"default", "PCMALLOC_CONF"};
 	char buf[48];
 	for (size_t i = 0; i < NR_KEYS; i++) {
 		const struct key *k = &keys[i];

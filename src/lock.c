@@ -17,7 +17,7 @@ PCM_COLD static void self_deadlock(const pcm_lock_t *l)
 		  "async-signal-safe)", (const void *)l);
 }
 
-static const char *const rank_names[PCM_NR_RANKS] = {
+static const char rank_names[PCM_NR_RANKS][16] = {
 	"unranked", "drain", "transfer-cache", "class", "zone", "arena", "leaf",
 	"profiler",
 };

@@ -421,7 +421,7 @@ int pcm_os_getenv(const char *name, char *buf, size_t cap)
 	size_t nlen = strlen(name);
 	if (environ) {
 		for (char **e = environ; *e; e++)
-			if (!strncmp(*e, name, nlen) && (*e)[nlen] == '=')
+			if ((*e)[0] == name[0] && !strncmp(*e, name, nlen) && (*e)[nlen] == '=')
 				return copy_value(*e + nlen + 1, buf, cap);
 		return 0;
 	}

@@ -9,11 +9,11 @@
 
 #include <string.h>
 
-static const char *const thp_names[] = {"never", "madvise", "always"};
-static const char *const bg_names[] = {"not started", "running", "asleep", "off"};
-static const char *const mode_names[] = {"per-thread", "per-CPU", "none"};
-static const char *const purge_names[] = {"budget", "decay", "trim", "background"};
-static const char *const zone_names[] = {"slab", "large"};
+static const char thp_names[][8] = {"never", "madvise", "always"};
+static const char bg_names[][12] = {"not started", "running", "asleep", "off"};
+static const char mode_names[][12] = {"per-thread", "per-CPU", "none"};
+static const char purge_names[][12] = {"budget", "decay", "trim", "background"};
+static const char zone_names[][8] = {"slab", "large"};
 
 /* "12.34 MiB" (two decimals, truncated) */
 static const char *mib(char *buf, size_t cap, uint64_t bytes)
@@ -23,10 +23,13 @@ static const char *mib(char *buf, size_t cap, uint64_t bytes)
 	return buf;
 }
 
-static const char *word(const char *const *names, int n, int i)
+/* names[i] of a table of names (rows of chars, not pointers: read-only data
+ * that the loader does not relocate), "?" when i is out of range. */
+static const char *word(const char *rows, size_t stride, size_t n, int i)
 {
-	return i >= 0 && i < n ? names[i] : "?";
+	return i >= 0 && (size_t)i < n ? rows + (size_t)i * stride : "?";
 }
+#define WORD(names, i) word((names)[0], sizeof(names)[0], sizeof(names) / sizeof(names)[0], (i))
 
 void pcm_report_text(struct pcm_out *o, const struct pcm_snap *s)
 {
@@ -79,12 +82,12 @@ void pcm_report_text(struct pcm_out *o, const struct pcm_snap *s)
 	}
 	pcm_out_printf(o, "background:         %s; %llu rounds, %llu cached objects "
 		       "returned, %llu pages purged, %llu wake-ups\n",
-		       word(bg_names, 4, s->bg_state), (unsigned long long)s->bg_rounds,
+		       WORD(bg_names, s->bg_state), (unsigned long long)s->bg_rounds,
 		       (unsigned long long)s->bg_drained_objs,
 		       (unsigned long long)s->bg_purged_pages, (unsigned long long)s->bg_wakeups);
 	pcm_out_printf(o, "THP policy:         %s (kernel %s); %llu regions of 2 MiB hinted "
 		       "for huge pages, %llu of them waiting to collapse\n",
-		       word(thp_names, 3, s->thp), word(thp_names, 3, s->sys_thp),
+		       WORD(thp_names, s->thp), WORD(thp_names, s->sys_thp),
 		       (unsigned long long)s->thp_hinted, (unsigned long long)s->thp_waiting);
 	pcm_out_printf(o, "slabinfo:  class   size  order objs/slab  slabs  "
 		       "objs-out  refills  drains\n");
@@ -100,7 +103,7 @@ void pcm_report_text(struct pcm_out *o, const struct pcm_snap *s)
 	for (unsigned z = 0; z < s->nr_zones && z < PCM_SNAP_ZONES; z++) {
 		const struct pcm_snap_zone *sz = &s->zones[z];
 		pcm_out_printf(o, "buddyinfo %-5s (used %llu pages = %s; free blocks by order 0-%u):",
-			       word(zone_names, 2, (int)z), (unsigned long long)sz->used_pages,
+			       WORD(zone_names, (int)z), (unsigned long long)sz->used_pages,
 			       mib(b1, sizeof b1, sz->used_pages << 12), s->nr_orders - 1);
 		for (unsigned i = 0; i < s->nr_orders && i < PCM_SNAP_ORDERS; i++)
 			pcm_out_printf(o, " %llu", (unsigned long long)sz->nr_free[i]);
@@ -180,7 +183,7 @@ void pcm_report_json(struct pcm_out *o, const struct pcm_snap *s)
 	pcm_out_printf(o, " \"slabs\": {\"count\": %llu, \"bytes\": %llu, \"objects_out\": %llu},\n",
 		       U(s->slabs), U(s->slab_bytes), U(s->slab_objects));
 	pcm_out_printf(o, " \"cache\": {\"mode\": ");
-	jstr(o, word(mode_names, 3, s->cache_mode));
+	jstr(o, WORD(mode_names, s->cache_mode));
 	pcm_out_printf(o, ", \"index\": ");
 	jstr(o, s->cache_mode == 1 ? s->cache_index : "");
 	pcm_out_printf(o, ", \"percpu_off\": ");
@@ -194,14 +197,14 @@ void pcm_report_json(struct pcm_out *o, const struct pcm_snap *s)
 		pcm_out_printf(o, "%s{\"index\": %u, \"objects\": %llu, \"bytes\": %llu}",
 			       i ? ", " : "", i, U(s->cpus[i].objs), U(s->cpus[i].bytes));
 	pcm_out_printf(o, "]},\n \"background\": {\"state\": ");
-	jstr(o, word(bg_names, 4, s->bg_state));
+	jstr(o, WORD(bg_names, s->bg_state));
 	pcm_out_printf(o, ", \"rounds\": %llu, \"drained_objects\": %llu, \"purged_pages\": %llu, "
 		       "\"wakeups\": %llu},\n", U(s->bg_rounds), U(s->bg_drained_objs),
 		       U(s->bg_purged_pages), U(s->bg_wakeups));
 	pcm_out_printf(o, " \"thp\": {\"policy\": ");
-	jstr(o, word(thp_names, 3, s->thp));
+	jstr(o, WORD(thp_names, s->thp));
 	pcm_out_printf(o, ", \"kernel\": ");
-	jstr(o, word(thp_names, 3, s->sys_thp));
+	jstr(o, WORD(thp_names, s->sys_thp));
 	pcm_out_printf(o, ", \"hinted_regions\": %llu, \"waiting_regions\": %llu},\n",
 		       U(s->thp_hinted), U(s->thp_waiting));
 	pcm_out_printf(o, " \"conf\": {\"dirty_max\": %llu, \"decay_ns\": %llu},\n",
@@ -225,7 +228,7 @@ void pcm_report_json(struct pcm_out *o, const struct pcm_snap *s)
 		const struct pcm_snap_zone *sz = &s->zones[z];
 		pcm_out_printf(o, "%s\n  {\"name\": \"%s\", \"used_pages\": %llu, \"free_pages\": %llu, "
 			       "\"dirty_pages\": %llu, \"arenas\": %llu, \"free_blocks_by_order\": [",
-			       z ? "," : "", word(zone_names, 2, (int)z), U(sz->used_pages),
+			       z ? "," : "", WORD(zone_names, (int)z), U(sz->used_pages),
 			       U(sz->free_pages), U(sz->dirty_pages), U(sz->arenas));
 		for (unsigned i = 0; i < s->nr_orders && i < PCM_SNAP_ORDERS; i++)
 			pcm_out_printf(o, "%s%llu", i ? ", " : "", U(sz->nr_free[i]));

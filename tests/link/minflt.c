@@ -2,6 +2,10 @@
  * Runs PROGRAM [ARG...] N times with LD_PRELOAD=PRELOAD (none when PRELOAD
  * is "-") and prints the median of the minor page faults each run took
  * (wait4's rusage: the whole process, the dynamic loader included).
+ * Address-space randomisation is off for the runs where the kernel allows
+ * it (personality ADDR_NO_RANDOMIZE, as setarch -R): with it, where the
+ * break, the stack and the libraries land moves the count by one or two
+ * from run to run; without it, the count is the same every run.
  *
  * usage: minflt N PRELOAD PROGRAM [ARG...] */
 #include <fcntl.h>
@@ -9,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +39,9 @@ int main(int argc, char **argv)
 		setenv("LD_PRELOAD", argv[2], 1);
 	else
 		unsetenv("LD_PRELOAD");
+	int pers = personality(0xffffffff);
+	if (pers != -1)
+		personality((unsigned long)pers | ADDR_NO_RANDOMIZE); /* inherited */
 	long *flt = calloc((size_t)n, sizeof *flt);
 	posix_spawn_file_actions_t fa;
 	if (!flt || posix_spawn_file_actions_init(&fa) ||
