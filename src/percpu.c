@@ -16,11 +16,13 @@
 #define STOPPED (0xffffull << 32) /* begin 0xffff, end 0: fails everything */
 
 /* The null region before the regions exist: its headers, at the address
- * that slot index -1 selects below pcm_rseq_base. */
-static uint64_t null_hdrs[PCM_NR_CLASSES] = { [0 ... PCM_NR_CLASSES - 1] = STOPPED };
+ * that slot index -1 selects below pcm_rseq_base.  Every sequence fails on
+ * them before its commit, so nothing writes them: read-only data (in .data
+ * they would push .data and __rseq_cs past one page). */
+static const uint64_t null_hdrs[PCM_NR_CLASSES] = { [0 ... PCM_NR_CLASSES - 1] = STOPPED };
 
 char *pcm_percpu_base;
-char *pcm_rseq_base = (char *)null_hdrs + (1ul << PCM_PERCPU_SHIFT);
+char *pcm_rseq_base = (char *)(uintptr_t)null_hdrs + (1ul << PCM_PERCPU_SHIFT);
 uintptr_t pcm_cid_off = 4;
 struct pcm_rseq pcm_rseq_stand_in = PCM_RSEQ_STAND_IN_INIT;
 static unsigned nr_regions;

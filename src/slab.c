@@ -14,7 +14,7 @@
 #include <string.h>
 
 uintptr_t pcm_secret PCM_HOT;
-struct pcm_class pcm_classes[PCM_NR_CLASSES];
+struct pcm_class pcm_classes[PCM_NR_CLASSES] __attribute__((aligned(PCM_PAGE_SIZE)));
 
 /* Empty slabs a class keeps: one for small classes; none for large ones,
  * whose objects the CPU caches keep. */
@@ -401,7 +401,7 @@ static void class_check(unsigned cls, int level, size_t limit)
 	const struct pcm_class *c = &pcm_classes[cls];
 	const struct pcm_class_info *ci = &pcm_class_info[cls];
 	PCM_VERIFY(c->nr_empty <= c->nr_partial && c->nr_partial <= c->nr_slabs,
-		   "class %u: %zu empty, %zu partial, %zu slabs", cls, c->nr_empty,
+		   "class %u: %u empty, %u partial, %zu slabs", cls, c->nr_empty,
 		   c->nr_partial, c->nr_slabs);
 	PCM_VERIFY(c->objs_out <= c->nr_slabs * ci->nobjs,
 		   "class %u: %zu objects out of %zu slabs of %u", cls, c->objs_out,
@@ -414,7 +414,7 @@ static void class_check(unsigned cls, int level, size_t limit)
 	for (h = s->next; h != s && partial < limit; h = h->next) {
 		PCM_VERIFY(h && h->next && h->next->prev == h,
 			   "class %u: broken partial list at %p", cls, (const void *)h);
-		PCM_VERIFY(++partial <= c->nr_partial, "class %u: more than %zu "
+		PCM_VERIFY(++partial <= c->nr_partial, "class %u: more than %u "
 			   "partial slabs listed", cls, c->nr_partial);
 		PCM_VERIFY(h->kind == PCM_PG_SLAB && h->cls == cls && h->head_off == 0 &&
 			   h->order == ci->order && h->flags == gen_flags(c),
@@ -442,7 +442,7 @@ static void class_check(unsigned cls, int level, size_t limit)
 		empty += h->inuse == 0;
 	}
 	PCM_VERIFY(h != s || (partial == c->nr_partial && empty == c->nr_empty),
-		   "class %u: %zu partial (%zu empty) slabs listed, counted %zu (%zu)",
+		   "class %u: %zu partial (%zu empty) slabs listed, counted %u (%u)",
 		   cls, partial, empty, c->nr_partial, c->nr_empty);
 }
 

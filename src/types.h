@@ -137,16 +137,32 @@ struct pcm_class_info {
 	uint64_t div_magic; /* off % size == 0 <=> off * magic <= magic - 1 */
 };
 
+/* One cache line a class (pcm_classes is page-aligned: the classes a small
+ * program uses, 1 to 63, share one page). */
 struct pcm_class {
 	pcm_lock_t lock;
+	union {
+		/* Sentinel of the list of slabs with free objects: only its
+		 * next and prev are used (list.h), so its other words hold
+		 * the class's two statistics counters. */
+		struct pcm_page partial;
+		struct {
+			uint64_t refills;             /* its freelist word */
+			struct pcm_page *sentinel_links[2]; /* its next, prev */
+			uint64_t drains;              /* its head_off..inuse */
+		};
+	};
+	uint32_t nr_partial;
+	uint16_t nr_empty;         /* empty slabs kept on the partial list */
 	uint8_t gen;               /* bumped when fork repair abandons slabs */
-	struct pcm_page partial;   /* sentinel: slabs with free objects */
-	size_t nr_partial;
 	size_t nr_slabs;
-	size_t nr_empty;           /* empty slabs kept on the partial list */
 	size_t objs_out;           /* objects taken out of slabs */
-	uint64_t refills, drains;
 } __attribute__((aligned(PCM_CACHE_LINE)));
+_Static_assert(sizeof(struct pcm_class) == PCM_CACHE_LINE, "a class is one cache line");
+_Static_assert(__builtin_offsetof(struct pcm_class, drains) ==
+		       __builtin_offsetof(struct pcm_class, partial) +
+			       __builtin_offsetof(struct pcm_page, head_off),
+	       "drains overlays the sentinel's unused fields, not its links");
 
 struct pcm_huge {
 	void *ptr;       /* what the user got */
