@@ -115,7 +115,7 @@ static size_t one_round(void)
 	for (int z = 0; z < PCM_NR_ZONES; z++) {
 		size_t done = pcm_zone_maybe_purge(&pcm_zones[z], 1);
 		__atomic_fetch_add(&purged_pages, done, __ATOMIC_RELAXED);
-		work += done;
+		work += done + pcm_zone_collapse(&pcm_zones[z]);
 		/* Dirty memory still decaying keeps us awake, unless the
 		 * kernel refuses to purge it (mlockall): then it never will. */
 		work += pcm_zone_decaying_pages(&pcm_zones[z]);

@@ -455,10 +455,17 @@ static void take_back(struct pcm_zone *z, struct pcm_arena *a, size_t idx, size_
  * uses 16 MiB of slab memory (where the background worker and the dirty
  * budget judge a program big), a region is hinted only once it is dense
  * (DENSE_PAGES used, which its huge page costs at most a quarter more
- * than) and collapsed then, its pages having come as small ones; past 16
- * MiB, where TLB reach pays, every region a new slab lands in is hinted at
- * once (fewer faults, no copy).  Small programs (under one huge page of
- * slabs) get no hints. */
+ * than), its pages having come as small ones, and waits to be collapsed
+ * (split_mask) by the background worker if it runs, else by khugepaged.
+ * Past 16 MiB, where TLB reach pays, every region a new slab lands in is
+ * hinted at once (fewer faults, no copy).  Small programs (under one huge
+ * page of slabs) get no hints.
+ *
+ * Collapsing (MADV_COLLAPSE) copies the region into a huge page, often
+ * compacting memory to find one: 0.4 to 1.5 ms a call, up to 85 ms in one
+ * run of glibc-bench when it was made inside the malloc that made the
+ * region dense (this one, or a zone_alloc that refilled a region a purge
+ * had broken).  The worker does it instead (pcm_zone_collapse). */
 #define THP_MIN_PAGES ((16ul << 20) >> PCM_PAGE_SHIFT)
 static void slab_thp_hint(struct pcm_zone *z, struct pcm_page *pg,
 			  unsigned order)
@@ -480,10 +487,9 @@ static void slab_thp_hint(struct pcm_zone *z, struct pcm_page *pg,
 			continue;
 		if (__atomic_fetch_or(&a->thp_mask, bit, __ATOMIC_RELAXED) & bit)
 			continue;
-		char *start = (char *)a + (r << PCM_HUGEPAGE_SHIFT);
-		pcm_os_hugepage(start, PCM_HUGEPAGE_SIZE, 1);
-		if (used < THP_MIN_PAGES)
-			pcm_os_collapse(start, PCM_HUGEPAGE_SIZE);
+		pcm_os_hugepage((char *)a + (r << PCM_HUGEPAGE_SHIFT), PCM_HUGEPAGE_SIZE, 1);
+		if (used < THP_MIN_PAGES) /* dense: for pcm_zone_collapse */
+			__atomic_fetch_or(&a->split_mask, bit, __ATOMIC_RELAXED);
 	}
 }
 
@@ -492,7 +498,6 @@ static void slab_thp_hint(struct pcm_zone *z, struct pcm_page *pg,
 static struct pcm_page *zone_alloc(struct pcm_zone *z, unsigned order,
 				   size_t npages, int *clean)
 {
-	char *collapse = NULL;
 	pcm_lock(&z->lock);
 	struct pcm_page *pg = alloc_block(z, order);
 	if (pg) {
@@ -501,21 +506,9 @@ static struct pcm_page *zone_alloc(struct pcm_zone *z, unsigned order,
 		*clean = hand_out(z, pg, npages);
 		if (npages < (1ul << order)) /* the tail stays free, as it was */
 			free_range(z, a, idx + npages, idx + (1ul << order));
-		/* A region whose huge page a purge broke is dense again:
-		 * make it one huge page again (slab memory, hinted regions). */
-		size_t r = idx / REGION_PAGES;
-		uint32_t bit = 1u << r;
-		if (order < REGION_ORDER && (a->split_mask & bit) &&
-		    (__atomic_load_n(&a->thp_mask, __ATOMIC_RELAXED) & bit) &&
-		    a->region_used[r] >= DENSE_PAGES) {
-			a->split_mask &= ~bit;
-			collapse = (char *)a + (r << PCM_HUGEPAGE_SHIFT);
-		}
 	}
 	debug_check(z);
 	pcm_unlock(&z->lock);
-	if (collapse)
-		pcm_os_collapse(collapse, PCM_HUGEPAGE_SIZE);
 	return pg;
 }
 
@@ -685,8 +678,8 @@ static size_t purge(struct pcm_zone *z, size_t target, int reason, int bounded,
 				if (!d || keep_dense(pg, gentle))
 					continue;
 				size_t r = pcm_page_index(pg) / REGION_PAGES;
-				if (o < REGION_ORDER && a->region_used[r])
-					a->split_mask |= 1u << r; /* a piece of a huge page */
+				if (o < REGION_ORDER && a->region_used[r]) /* a piece of a huge page */
+					__atomic_fetch_or(&a->split_mask, 1u << r, __ATOMIC_RELAXED);
 				free_remove(z, pg);
 				pg->kind = PCM_PG_BUSY;
 				pg->order = (uint8_t)o;
@@ -813,9 +806,37 @@ void pcm_zone_thp_regions(struct pcm_zone *z, size_t *hinted, size_t *split)
 	for (struct pcm_arena *a = z->arenas; a; a = a->next) {
 		uint32_t h = __atomic_load_n(&a->thp_mask, __ATOMIC_RELAXED);
 		*hinted += (size_t)__builtin_popcount(h);
-		*split += (size_t)__builtin_popcount(h & a->split_mask);
+		*split += (size_t)__builtin_popcount(
+			h & __atomic_load_n(&a->split_mask, __ATOMIC_RELAXED));
 	}
 	pcm_unlock(&z->lock);
+}
+
+#define COLLAPSE_MAX 32 /* regions one call collapses at most */
+
+size_t pcm_zone_collapse(struct pcm_zone *z)
+{
+	char *todo[COLLAPSE_MAX];
+	size_t n = 0;
+	pcm_lock(&z->lock);
+	for (struct pcm_arena *a = z->arenas; a && n < COLLAPSE_MAX; a = a->next) {
+		uint32_t w = __atomic_load_n(&a->split_mask, __ATOMIC_RELAXED) &
+			     __atomic_load_n(&a->thp_mask, __ATOMIC_RELAXED);
+		for (; w && n < COLLAPSE_MAX; w &= w - 1) {
+			unsigned r = (unsigned)__builtin_ctz(w);
+			if (a->region_used[r] < DENSE_PAGES)
+				continue; /* sparse: a huge page would cost too much */
+			__atomic_fetch_and(&a->split_mask, ~(1u << r), __ATOMIC_RELAXED);
+			todo[n++] = (char *)a + ((size_t)r << PCM_HUGEPAGE_SHIFT);
+		}
+	}
+	pcm_unlock(&z->lock);
+	/* Outside the lock: the region may change meanwhile (a purge of a
+	 * piece breaks it again and marks it), never leave the arena, which
+	 * goes back to the OS only with none of its pages in use. */
+	for (size_t i = 0; i < n; i++)
+		pcm_os_collapse(todo[i], PCM_HUGEPAGE_SIZE);
+	return n;
 }
 
 /* Fork repair: forget every arena of the zone (their pages leak; frees

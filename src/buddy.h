@@ -64,8 +64,13 @@ size_t pcm_zone_purge(struct pcm_zone *z, size_t target);
 size_t pcm_zones_release_free(void);
 
 /* Adds the zone's 2 MiB regions hinted for huge pages, and those of them
- * a purge broke that wait to be collapsed again. */
+ * waiting to be collapsed (a purge broke their huge page, or they were
+ * hinted only once dense). */
 void pcm_zone_thp_regions(struct pcm_zone *z, size_t *hinted, size_t *split);
+/* Collapses into huge pages (MADV_COLLAPSE) up to 32 of the regions waiting
+ * that are dense (the background worker); returns how many.  Call without
+ * locks held. */
+size_t pcm_zone_collapse(struct pcm_zone *z);
 
 /* A zone's counters, read under its lock (statistics). */
 struct pcm_zone_totals {

@@ -81,7 +81,11 @@ struct pcm_arena {
 	uint8_t from_brk;
 	uint8_t gen; /* zone generation at creation (fork repair) */
 	uint32_t thp_mask; /* 2 MiB regions that got MADV_HUGEPAGE */
-	uint32_t split_mask; /* regions whose huge page a partial purge broke */
+	/* Hinted regions not known to be one huge page, waiting for the
+	 * background worker to collapse them once dense (pcm_zone_collapse):
+	 * a partial purge broke their huge page, or they were hinted only
+	 * once dense, their pages having come as small ones.  Atomic. */
+	uint32_t split_mask;
 	/* Pages [PCM_META_PAGES, frontier) are committed (read-write) and
 	 * belong to the buddy allocator; the rest is reserved, PROT_NONE. */
 	uint32_t frontier;
