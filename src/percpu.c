@@ -36,7 +36,7 @@ static int start_state PCM_HOT; /* enum start_state; DONE: nothing to start */
 
 /*
  * Capacity.  Per class, the same in every region: the capacity a region
- * starts with (cap0: about 32 KiB of objects for a small class, 128 KiB for
+ * starts with (cap0: about 16 KiB of objects for a small class, 128 KiB for
  * a large one), the most it may grow to (max), and two arrays of slots: the
  * starting array of cap0 slots (begin), packed with the other classes'
  * right after the region's header so that a region whose classes hold a
@@ -44,16 +44,27 @@ static int start_state PCM_HOT; /* enum start_state; DONE: nothing to start */
  * array of max slots (big) higher up, which it moves into when it first
  * grows beyond cap0 (an address-space reservation: its pages are touched
  * only by a class that grows).  A region's capacity for a class is its
- * header's end - begin, between a floor and max; the region's small
- * classes together keep their capacity within budget_bytes (what they all
- * start with).  A class that misses or overflows again soon (at most one
- * miss of another class of the region between) grows (doubling), taking
+ * header's end - begin, between a floor (floor_of) and max.  A class grows
+ * (doubling) only on demonstrated demand: a miss or overflow that follows
+ * three of the same class in the region, with no other class's between,
+ * as a working set larger than the capacity does, batch after batch
+ * (glibc-bench).  Classes that fluctuate around small working sets (many
+ * threads each keeping a few objects of many classes: threads-rss,
+ * thread-churn) miss now and then, one class's misses among the others',
+ * and keep cap0.  A region's small classes keep their capacity together
+ * within budget_bytes: room for one class at its maximum while every other
+ * is at its floor (about 1 MiB).  A class that grows beyond it takes
  * capacity from classes that have not missed lately, which shrink
- * (halving, their surplus objects going to the transfer cache): a working
- * set larger than cap0 stays in the CPU cache and the region holds no more
- * than before.  A starting array has START_MIN slots when cap0 is smaller
- * (classes above 512 bytes), so that such a class's first doublings stay in
- * it.  See "---- capacity ----".
+ * (halving, their surplus objects going to the transfer cache).  The
+ * budget is less than all classes' cap0, which a region starts with: the
+ * first class to grow takes the unused classes' surplus.  So a working set
+ * larger than cap0 stays in the CPU cache, and a CPU cache holds at most
+ * about 1 MiB of small objects.  (With a budget of every class's cap0 and
+ * growth on any close miss, 2.8 MiB: the random walks of threads-rss's 40
+ * classes filled half of it, and slabs keep their high-water mark;
+ * thread-churn's peak RSS 11.7 MiB, 3.5 with this.)  A starting array has
+ * START_MIN slots when cap0 is smaller (classes above 256 bytes), so that
+ * such a class's first doublings stay in it.  See "---- capacity ----".
  */
 static uint16_t cap_of[PCM_NR_CLASSES], max_of[PCM_NR_CLASSES];
 static uint16_t begin_of[PCM_NR_CLASSES]; /* the starting array's first slot */
@@ -76,7 +87,7 @@ static size_t budget_bytes; /* small classes' capacity in one region */
 #define REGION_SLOTS 65535u /* 16-bit indices; end <= 65535 */
 #define MAX_BATCH 64
 #define START_MIN 64 /* slots of a starting array, if max allows */
-#define RECENT 2 /* the region's last misses that grow() looks at */
+#define RECENT 3 /* the region's last misses that grow() looks at */
 #define RECENT_REFILL 0x80 /* in recent(): that miss was a refill */
 
 _Static_assert(HDR_BYTES <= STATE_OFF && RECENT_OFF + RECENT <= FIRST_SLOT * 8 &&
@@ -157,6 +168,13 @@ static inline unsigned xfer_max(unsigned cls)
 }
 
 static pcm_lock_t drain_lock = PCM_LOCK_INIT(PCM_RANK_DRAIN);
+
+/* The least capacity steal() leaves a class: an eighth of cap0, at least
+ * one object. */
+static inline unsigned floor_of(unsigned cls)
+{
+	return cap_of[cls] / 8 ? cap_of[cls] / 8 : 1;
+}
 
 static inline char *region(unsigned cid)
 {
@@ -255,20 +273,20 @@ int pcm_percpu_init_process(void)
  * that leaves the warm-up (cache.c), not at start-up. */
 static void start_regions(void)
 {
-	/* Capacities: a small class starts with about 32 KiB of objects
+	/* Capacities: a small class starts with about 16 KiB of objects
 	 * (4..256) and may grow to 512 KiB (at most 2048); a large class
 	 * keeps about 128 KiB, at least one object. */
 	unsigned slot = FIRST_SLOT;
+	size_t most = 0;
 	budget_bytes = bound_bytes = 0;
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
-		size_t size = pcm_class_info[c].size, n = 32768 / size, m;
+		size_t size = pcm_class_info[c].size, n = 16384 / size, m;
 		if (pcm_class_is_large(c)) {
 			n = m = (128u << 10) / size ? (128u << 10) / size : 1;
 		} else {
 			n = n < 4 ? 4 : n > 256 ? 256 : n;
 			m = (512u << 10) / size;
 			m = m < n ? n : m > 2048 ? 2048 : m;
-			budget_bytes += n * size;
 		}
 		cap_of[c] = (uint16_t)n;
 		max_of[c] = (uint16_t)m;
@@ -282,7 +300,14 @@ static void start_regions(void)
 		 * used. */
 		if (PCM_DEBUG >= 1)
 			pcm_lock_init(&xfer[c].lock, PCM_RANK_XFER);
+		if (!pcm_class_is_large(c)) {
+			budget_bytes += (size_t)floor_of(c) * size;
+			most = m * size > most ? m * size : most;
+		}
 	}
+	/* The small classes' budget: one class at its maximum, every other at
+	 * its floor, and an eighth of the maximum to spare. */
+	budget_bytes += most + most / 8;
 	slot++; /* the gap arr_begin() needs */
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
 		big_of[c] = max_of[c] > start_of[c] ? (uint16_t)slot : 0;
@@ -613,7 +638,7 @@ static size_t steal(struct pcm_rseq *rs, char *r, unsigned except, size_t want)
 			*m = (uint8_t)(*m >> 1);
 			continue;
 		}
-		unsigned cap = cap_in(r, hand), floor = cap_of[hand] / 8 ? cap_of[hand] / 8 : 1;
+		unsigned cap = cap_in(r, hand), floor = floor_of(hand);
 		if (cap <= floor)
 			continue;
 		unsigned to = cap / 2 > floor ? cap / 2 : floor;
@@ -664,16 +689,19 @@ static int move_up(char *r, unsigned c, unsigned cap)
 	return 1;
 }
 
-/* Class cls missed (over 0) or overflowed (over 1) on this CPU: if one of
- * the region's last RECENT misses or overflows was of cls too, doubles its
+/* Class cls missed (over 0) or overflowed (over 1) on this CPU: if the
+ * region's last RECENT misses or overflows were all of cls too, doubles its
  * capacity, up to its maximum, within the region's budget.  Returns the
  * capacity now; *turn (for an overflow) says whether the region's last miss
- * was a refill of cls.  (A working set larger than the
- * capacity misses batch after batch, little else between, also when two
- * classes take turns; classes that only fluctuate around a small working
- * set, many threads each keeping a few objects of every class, miss now and
- * then, one class's misses far apart among the others': growing those
- * would touch their big arrays' pages for little gain: threads-rss.) */
+ * was a refill of cls.  (A working set larger than the capacity misses
+ * batch after batch, nothing else between; classes that only fluctuate
+ * around a small working set, many threads each keeping a few objects of
+ * every class, miss now and then, one class's misses among the others':
+ * growing those fills the budget with random walks' highs, which the slabs
+ * keep (threads-rss, thread-churn).  With one of the last two enough, as
+ * before, two classes taking turns grew too, and so did, in the end, every
+ * class of threads-rss: thread-churn's peak RSS 7.7 MiB against 3.5, with
+ * the last two all of cls 4.1.) */
 static unsigned grow(struct pcm_rseq *rs, unsigned cls, int over, int *turn)
 {
 	if (pcm_class_is_large(cls))
@@ -687,14 +715,14 @@ static unsigned grow(struct pcm_rseq *rs, unsigned cls, int over, int *turn)
 	if (*m < 255)
 		(*m)++;
 	uint8_t *last = recent(r);
-	int again = 0;
 	if (turn)
 		*turn = last[0] == (cls | RECENT_REFILL);
+	int again = 1;
 	for (unsigned i = RECENT - 1; i > 0; i--) {
-		again |= (last[i] & ~RECENT_REFILL) == cls;
+		again &= (last[i] & ~RECENT_REFILL) == cls;
 		last[i] = last[i - 1];
 	}
-	again |= (last[0] & ~RECENT_REFILL) == cls;
+	again &= (last[0] & ~RECENT_REFILL) == cls;
 	last[0] = (uint8_t)(over ? cls : cls | RECENT_REFILL);
 	unsigned cap = cap_in(r, cls);
 	if (!again || !cap || cap >= max_of[cls])
@@ -727,7 +755,7 @@ static unsigned grow(struct pcm_rseq *rs, unsigned cls, int over, int *turn)
 
 /* Objects a refill or an overflow of cls moves, its capacity on this CPU
  * being cap: half of it, so that a class that grew for a working set moves
- * it in fewer, larger batches (4 KiB objects start with batches of 4);
+ * it in fewer, larger batches (4 KiB objects start with batches of 2);
  * within [its starting batch, MAX_BATCH].  But an overflow that comes right
  * after a refill of the class moves its starting batch: a working set of
  * more than half the capacity, allocated and freed in turn, would otherwise
@@ -794,7 +822,11 @@ PCM_NOINLINE void *pcm_percpu_refill(struct pcm_rseq *rs, unsigned cls,
 	void *objs[MAX_BATCH];
 	unsigned nx;
 	ensure_region(rs);
-	unsigned n = fetch(cls, objs, batch(cls, grow(rs, cls, 0, NULL)), &nx);
+	/* A class whose capacity steal() cut below its starting batch takes
+	 * what fits, not a batch to give most of back. */
+	unsigned cap = grow(rs, cls, 0, NULL), want = batch(cls, cap);
+	want = cap && want > cap + 1 ? cap + 1 : want;
+	unsigned n = fetch(cls, objs, want, &nx);
 	if (unlikely(!n)) {
 		errno = ENOMEM;
 		return NULL;

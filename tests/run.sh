@@ -150,11 +150,11 @@ fi
 # block above 32 KiB takes 2 MiB of alignment and 2 MiB of guard gaps), and
 # diag (its write-after-free case wants the block handed out again at once;
 # the misuse suite judges secure mode's diagnoses), and cpu_capacity,
-# cpu_grow and xfer_demand (the per-CPU caches, which secure mode turns off).
+# cpu_grow, cpu_budget and xfer_demand (the per-CPU caches, which secure mode turns off).
 if want secure; then
 	for src in tests/api/*.c; do
 		n=$(basename "$src" .c)
-		case " api_introspect api_realloc limits diag cpu_capacity cpu_grow xfer_demand " in *" $n "*) continue ;; esac
+		case " api_introspect api_realloc limits diag cpu_capacity cpu_grow cpu_budget xfer_demand " in *" $n "*) continue ;; esac
 		run "secure/$n" $HANG env LD_PRELOAD="$SECURE_LIB" "$BUILD/tests/api/$n.plain"
 	done
 	run "secure/link/cxx" 60 env LD_PRELOAD="$SECURE_LIB" "$BUILD/tests/link/cxx_new"

@@ -1,6 +1,6 @@
 /*
  * Adaptive per-CPU capacity: a working set of one class larger than the
- * capacity a CPU cache starts with (about 32 KiB of objects) stays in the
+ * capacity a CPU cache starts with (about 16 KiB of objects) stays in the
  * CPU cache once the class has missed a few times: after the last free
  * phase, all of it is cached (the starting capacity and the transfer cache
  * together hold half of it).  Then every small class in turn runs a working

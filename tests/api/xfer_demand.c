@@ -1,12 +1,12 @@
 /*
  * A transfer cache grows only for a working set that sweeps through it
  * (percpu.c, "the transfer cache"), one CPU, 1 KiB objects (a CPU cache of
- * up to 512 of them, starting batches of 16: a transfer cache of four
- * of them, 64, that may grow to 8192):
+ * up to 512 of them, starting batches of 8: a transfer cache of four
+ * of them, 32, that may grow to 8192):
  *
  *  1. Objects freed once and not allocated again (as the last blocks of
  *     threads that exited, freed by another thread): n = 1500 live, the
- *     caches drained (malloc_trim), then freed.  At most 512 + 64 stay
+ *     caches drained (malloc_trim), then freed.  At most 512 + 32 stay
  *     cached; the rest go back to their slabs.  (With a transfer cache of
  *     2048 for every class all 1500 stayed: the level of a transfer cache
  *     that CPUs both fill and empty is a random walk that climbs to its
@@ -32,7 +32,7 @@
 #define SIZE 1024
 #define N 1500
 #define BIG 6400
-#define KEPT (512 + 64) /* the CPU cache's maximum and four batches */
+#define KEPT (512 + 32) /* the CPU cache's maximum and four batches */
 
 static void *objs[BIG];
 
@@ -73,7 +73,7 @@ static void once(const char *when)
 	size_t out = st.slab_objects;
 	free_all(N, 1);
 	st = stats();
-	CHECKF(st.cached_objects <= KEPT && st.cached_objects >= 64,
+	CHECKF(st.cached_objects <= KEPT && st.cached_objects >= 32,
 	       "%s: %d objects of %d bytes freed once: %zu cached (%d at most: a "
 	       "CPU cache and four batches)", when, N, SIZE, st.cached_objects, KEPT);
 	CHECKF(st.slab_objects == out - N + st.cached_objects,
