@@ -126,11 +126,16 @@ struct xfer {
 	void *objs[XFER_NEAR];
 } __attribute__((aligned(PCM_CACHE_LINE)));
 static struct xfer xfer[PCM_NR_CLASSES];
-/* The slots beyond four batches, apart (.bss, touched only by a class whose
- * transfer cache holds more): the near ones of every class stay packed, a
- * class that keeps a few objects there touches a page shared with others
- * (with 16 KiB arrays, one page a class: +80 KiB in threads-rss). */
-static void *xfer_far[PCM_NR_CLASSES][XFER_OBJS - XFER_NEAR];
+/* The slots beyond four batches, apart: the near ones of every class stay
+ * packed, a class that keeps a few objects there touches a page shared
+ * with others (with 16 KiB arrays, one page a class: +80 KiB in
+ * threads-rss).  The far ones are address space after the per-CPU
+ * regions, in their mapping (start_regions), touched only by a class whose
+ * transfer cache holds more: far_of[c] is class c's first, sized by
+ * xfer_max(c) (2.5 MiB in all; an array of the largest for every class
+ * was 7 MiB of .bss in every process). */
+static void **xfer_far;
+static uint32_t far_of[PCM_NR_CLASSES];
 
 /* What a transfer cache's level did lately (struct xfer's sweep): */
 enum {
@@ -141,7 +146,7 @@ enum {
 
 static inline void **xfer_slot(unsigned cls, unsigned i)
 {
-	return i < XFER_NEAR ? &xfer[cls].objs[i] : &xfer_far[cls][i - XFER_NEAR];
+	return i < XFER_NEAR ? &xfer[cls].objs[i] : &xfer_far[far_of[cls] + i - XFER_NEAR];
 }
 
 /* A small class's transfer cache may grow to 8192 objects and 8 MiB of
@@ -309,11 +314,14 @@ static void start_regions(void)
 	 * its floor, and an eighth of the maximum to spare. */
 	budget_bytes += most + most / 8;
 	slot++; /* the gap arr_begin() needs */
+	size_t far = 0;
 	for (unsigned c = 1; c < PCM_NR_CLASSES; c++) {
 		big_of[c] = max_of[c] > start_of[c] ? (uint16_t)slot : 0;
 		slot += big_of[c] ? max_of[c] : 0;
 		if (pcm_class_is_large(c))
 			bound_bytes += (size_t)cap_of[c] * pcm_class_info[c].size;
+		far_of[c] = (uint32_t)far;
+		far += xfer_max(c) > XFER_NEAR ? xfer_max(c) - XFER_NEAR : 0;
 	}
 	bound_bytes += budget_bytes;
 	if (slot > REGION_SLOTS) {
@@ -321,8 +329,10 @@ static void start_regions(void)
 		return;
 	}
 	nr_regions = pcm_os_possible_cpus();
-	/* The regions, after the null region (percpu.h). */
-	size_t len = (size_t)(nr_regions + 1) << PCM_PERCPU_SHIFT;
+	/* The regions, after the null region (percpu.h), then the transfer
+	 * caches' far slots. */
+	size_t regions_len = (size_t)(nr_regions + 1) << PCM_PERCPU_SHIFT;
+	size_t len = regions_len + pcm_align_up(far * sizeof(void *), PCM_PAGE_SIZE);
 	/* Page-aligned is enough (the sequences add the slot's offset to the
 	 * base): one mmap, where 64 KiB alignment took three calls. */
 	char *map = pcm_os_map_aligned(len, PCM_PAGE_SIZE);
@@ -339,6 +349,7 @@ static void start_regions(void)
 	}
 	for (unsigned c = 0; c < PCM_NR_CLASSES; c++)
 		((uint64_t *)map)[c] = STOPPED;
+	xfer_far = (void **)(map + regions_len);
 	char *base = map + (1ul << PCM_PERCPU_SHIFT);
 	__atomic_store_n(&pcm_percpu_base, base, __ATOMIC_RELEASE);
 	/* Threads on a stand-in may read either base: each has a null

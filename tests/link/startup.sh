@@ -98,6 +98,13 @@ if command -v readelf >/dev/null; then
 	read -r r_at r_size <<<"$relro"
 	[ $(((r_at) >> 12)) -eq $(((r_at + r_size - 1) >> 12)) ] ||
 		fail "libpcmalloc.so's RELRO data ($r_size bytes at $r_at) spans two pages: a table of pointers grew? (rows of chars need no relocation)"
+	# Its writable segment (.data and .bss) is address space in every
+	# process that loads it, and counts against RLIMIT_DATA: arrays sized
+	# for the worst case belong in mappings made when needed (the transfer
+	# caches' far slots: 7 MiB of .bss).
+	rw=$(readelf -lW "$B/libpcmalloc.so" | awk '$1 == "LOAD" && $7 == "RW" { print $6 }')
+	[ -n "$rw" ] && [ $((rw)) -le $((4 << 20)) ] ||
+		fail "libpcmalloc.so's writable segment is $((rw)) bytes (at most 4 MiB)"
 fi
 
 # Past the warm-up: the page for pcmstat exists.
