@@ -107,7 +107,8 @@ static size_t one_round(void)
 {
 	size_t work = pcm_percpu_drain(1);
 	__atomic_fetch_add(&drained_objs, work, __ATOMIC_RELAXED);
-	if (rounds % (1000000000ull / PERIOD_NS) == 0) {
+	int second = rounds % (1000000000ull / PERIOD_NS) == 0; /* once a second */
+	if (second) {
 		if (pcm_conf.secure) /* blocks wait a second at most */
 			pcm_secure_drain();
 		pcm_slab_release_empty();
@@ -115,7 +116,15 @@ static size_t one_round(void)
 	for (int z = 0; z < PCM_NR_ZONES; z++) {
 		size_t done = pcm_zone_maybe_purge(&pcm_zones[z], 1);
 		__atomic_fetch_add(&purged_pages, done, __ATOMIC_RELAXED);
-		work += done + pcm_zone_collapse(&pcm_zones[z]);
+		work += done;
+		/* A region is collapsed once it has waited, dense, from one
+		 * second's pass to the next: a collapse copies the region
+		 * while the program's accesses to it wait, which a short
+		 * phase of the program would pay for without gaining. */
+		if (second) {
+			size_t ripening;
+			work += pcm_zone_collapse(&pcm_zones[z], &ripening) + ripening;
+		}
 		/* Dirty memory still decaying keeps us awake, unless the
 		 * kernel refuses to purge it (mlockall): then it never will. */
 		work += pcm_zone_decaying_pages(&pcm_zones[z]);

@@ -10,8 +10,9 @@
  *     the buddy allocator);
  *   - once a second gives the classes' kept empty slabs back;
  *   - lets each zone's dirty memory decay (pcm_zone_maybe_purge);
- *   - collapses the dense slab regions waiting for huge pages
- *     (pcm_zone_collapse), which a malloc would otherwise wait for.
+ *   - once a second, collapses the slab regions that have waited for
+ *     huge pages, dense, since the previous second (pcm_zone_collapse):
+ *     neither a malloc nor a short phase of the program pays for the copy.
  * With nothing to do for a few rounds it sleeps on a futex until an
  * allocator slow path wakes it.  It blocks every signal.  In a fork child
  * it does not exist until it is needed again.  PCMALLOC_CONF=background:0

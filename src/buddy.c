@@ -428,6 +428,9 @@ static int hand_out(struct pcm_zone *z, struct pcm_page *head, size_t n)
 		z->dirty_pages -= d;
 	}
 	z->used_pages += n;
+	if (z->used_pages > z->demand_peak)
+		__atomic_store_n(&z->demand_peak, z->used_pages, __ATOMIC_RELAXED);
+	__atomic_store_n(&z->allocs, z->allocs + 1, __ATOMIC_RELAXED);
 	regions_add(a, idx, n, 1);
 	if (n > d)
 		note_resident();
@@ -465,8 +468,20 @@ static void take_back(struct pcm_zone *z, struct pcm_arena *a, size_t idx, size_
  * compacting memory to find one: 0.4 to 1.5 ms a call, up to 85 ms in one
  * run of glibc-bench when it was made inside the malloc that made the
  * region dense (this one, or a zone_alloc that refilled a region a purge
- * had broken).  The worker does it instead (pcm_zone_collapse). */
+ * had broken).  The worker does it instead (pcm_zone_collapse), and only
+ * for a region that stayed dense and waiting from one of its once-a-second
+ * passes to the next: the program's accesses to a region wait while it is
+ * copied, which made 0.2 s runs of glibc-bench 10-35% slower. */
 #define THP_MIN_PAGES ((16ul << 20) >> PCM_PAGE_SHIFT)
+
+/* Region bit of arena a waits for a collapse from now on: it must stay
+ * dense for two passes of the worker (pcm_zone_collapse). */
+static void mark_waiting(struct pcm_arena *a, uint32_t bit)
+{
+	__atomic_fetch_or(&a->split_mask, bit, __ATOMIC_RELAXED);
+	__atomic_fetch_and(&a->ripe_mask, ~bit, __ATOMIC_RELAXED);
+}
+
 static void slab_thp_hint(struct pcm_zone *z, struct pcm_page *pg,
 			  unsigned order)
 {
@@ -489,7 +504,7 @@ static void slab_thp_hint(struct pcm_zone *z, struct pcm_page *pg,
 			continue;
 		pcm_os_hugepage((char *)a + (r << PCM_HUGEPAGE_SHIFT), PCM_HUGEPAGE_SIZE, 1);
 		if (used < THP_MIN_PAGES) /* dense: for pcm_zone_collapse */
-			__atomic_fetch_or(&a->split_mask, bit, __ATOMIC_RELAXED);
+			mark_waiting(a, bit);
 	}
 }
 
@@ -679,7 +694,7 @@ static size_t purge(struct pcm_zone *z, size_t target, int reason, int bounded,
 					continue;
 				size_t r = pcm_page_index(pg) / REGION_PAGES;
 				if (o < REGION_ORDER && a->region_used[r]) /* a piece of a huge page */
-					__atomic_fetch_or(&a->split_mask, 1u << r, __ATOMIC_RELAXED);
+					mark_waiting(a, 1u << r);
 				free_remove(z, pg);
 				pg->kind = PCM_PG_BUSY;
 				pg->order = (uint8_t)o;
@@ -745,40 +760,83 @@ size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
 	return purge(z, target, PCM_PURGE_TRIM, 0, 0);
 }
 
+/* The zone's recent demand: the most pages it had in use during the
+ * current decay period and the one before.  Pages freed that recently are
+ * likely to be taken again (a working set freed and retaken in a loop,
+ * such as glibc-bench's 25 MiB round of 4 KiB blocks); purging them only
+ * makes the program fault them in again, and breaks their huge pages. */
+static size_t recent_demand(struct pcm_zone *z, uint64_t now)
+{
+	uint64_t period = pcm_conf.decay_ns;
+	if (!period) /* decay_ms:0, memory back at once: no reserve */
+		return 0;
+	if ((int64_t)(now - __atomic_load_n(&z->demand_start_ns, __ATOMIC_RELAXED)) >=
+	    (int64_t)period) {
+		pcm_lock(&z->lock);
+		if ((int64_t)(now - z->demand_start_ns) >= (int64_t)period) {
+			/* (After a long gap the peak may be old: kept for one
+			 * more period, which errs on the side of keeping.) */
+			__atomic_store_n(&z->demand_prev, z->demand_peak, __ATOMIC_RELAXED);
+			__atomic_store_n(&z->demand_peak, z->used_pages, __ATOMIC_RELAXED);
+			__atomic_store_n(&z->demand_start_ns, now, __ATOMIC_RELAXED);
+		}
+		pcm_unlock(&z->lock);
+	}
+	size_t cur = __atomic_load_n(&z->demand_peak, __ATOMIC_RELAXED);
+	size_t prev = __atomic_load_n(&z->demand_prev, __ATOMIC_RELAXED);
+	return cur > prev ? cur : prev;
+}
+
 size_t pcm_zone_maybe_purge(struct pcm_zone *z, int background)
 {
-	/* Budget: the configured floor, or an eighth of what is in use.  Over
-	 * budget, purge to half of it, at most every PURGE_MIN_NS and
-	 * PURGE_MAX_CALLS calls, so that a working set freed and retaken in a
-	 * loop is not refaulted each time; far over it (4x), in between, the
-	 * whole free huge pages (2 MiB blocks and larger) at once: a few calls
-	 * give back much, and the program freed that much since the last
-	 * purge.  The background worker purges all that is over budget at
-	 * once.  Under budget, unused memory decays: half of it goes each
-	 * decay period, leaving dense huge pages whole. */
+	/* Budget: the configured floor, or an eighth of what is in use, on
+	 * top of the reserve: the pages in use within the last one or two
+	 * decay periods that are free now (recent_demand()).  The background
+	 * worker grants no reserve to a zone that has allocated nothing since
+	 * its previous round (250 ms): that program is not taking its memory
+	 * back.  Over budget, purge to half of it, at most every PURGE_MIN_NS
+	 * and PURGE_MAX_CALLS calls, so that a working set freed and retaken
+	 * in a loop is not refaulted each time; far over it (4x), in between,
+	 * the whole free huge pages (2 MiB blocks and larger) at once: a few
+	 * calls give back much, and the program freed that much since the
+	 * last purge.  The background worker purges all that is over budget
+	 * at once.  Under budget, unused memory decays: half of what is
+	 * beyond the reserve goes each decay period, leaving dense huge pages
+	 * whole. */
 	size_t dirty = __atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED), done = 0;
 	if (!dirty)
 		return 0;
 	size_t used = __atomic_load_n(&z->used_pages, __ATOMIC_RELAXED);
-	size_t budget = pcm_conf.dirty_max_pages > used / 8 ? pcm_conf.dirty_max_pages
-							    : used / 8;
-	uint64_t since = pcm_os_now_ns() - __atomic_load_n(&z->last_purge_ns, __ATOMIC_RELAXED);
+	uint64_t now = pcm_os_now_ns();
+	size_t demand = recent_demand(z, now);
+	size_t reserve = demand > used ? demand - used : 0;
+	if (background) {
+		uint64_t allocs = __atomic_load_n(&z->allocs, __ATOMIC_RELAXED);
+		if (allocs == z->allocs_seen)
+			reserve = 0;
+		z->allocs_seen = allocs;
+	}
+	size_t base = pcm_conf.dirty_max_pages > used / 8 ? pcm_conf.dirty_max_pages : used / 8;
+	size_t budget = base + reserve, keep = reserve + base / 2;
+	size_t spare = dirty > reserve ? dirty - reserve : 0; /* beyond the reserve */
+	uint64_t since = now - __atomic_load_n(&z->last_purge_ns, __ATOMIC_RELAXED);
 	if (dirty > budget && background) {
 		/* Off the allocation path, what is over budget goes now: each
 		 * page is purged once, so the calls are bounded by what the
 		 * program freed, not by how often it allocates. */
 		/* Whole free huge pages first, as many as it takes; then
 		 * pieces, as the free path would (bounded). */
-		done = purge(z, budget / 2, PCM_PURGE_BACKGROUND, 0, REGION_ORDER);
+		done = purge(z, keep, PCM_PURGE_BACKGROUND, 0, REGION_ORDER);
 		if (__atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED) > budget)
-			done += purge(z, budget / 2, PCM_PURGE_BACKGROUND, 1, 0);
+			done += purge(z, keep, PCM_PURGE_BACKGROUND, 1, 0);
 	} else if (dirty > budget && since > PURGE_MIN_NS) {
-		done = purge(z, budget / 2, PCM_PURGE_BUDGET, 1, 0);
-	} else if (dirty / 4 > budget) {
+		done = purge(z, keep, PCM_PURGE_BUDGET, 1, 0);
+	} else if (spare / 4 > base) {
 		/* Whole free huge pages only: a few calls give back a lot. */
-		done = purge(z, budget / 2, PCM_PURGE_BUDGET, 0, REGION_ORDER);
-	} else if (since > pcm_conf.decay_ns) {
-		done = purge(z, dirty / 2, background ? PCM_PURGE_BACKGROUND : PCM_PURGE_DECAY, 1, 0);
+		done = purge(z, keep, PCM_PURGE_BUDGET, 0, REGION_ORDER);
+	} else if (spare && since > pcm_conf.decay_ns) {
+		done = purge(z, reserve + spare / 2,
+			     background ? PCM_PURGE_BACKGROUND : PCM_PURGE_DECAY, 1, 0);
 	}
 	return done;
 }
@@ -814,23 +872,32 @@ void pcm_zone_thp_regions(struct pcm_zone *z, size_t *hinted, size_t *split)
 
 #define COLLAPSE_MAX 32 /* regions one call collapses at most */
 
-size_t pcm_zone_collapse(struct pcm_zone *z)
+size_t pcm_zone_collapse(struct pcm_zone *z, size_t *ripening)
 {
 	char *todo[COLLAPSE_MAX];
-	size_t n = 0;
+	size_t n = 0, later = 0;
 	pcm_lock(&z->lock);
-	for (struct pcm_arena *a = z->arenas; a && n < COLLAPSE_MAX; a = a->next) {
+	for (struct pcm_arena *a = z->arenas; a; a = a->next) {
 		uint32_t w = __atomic_load_n(&a->split_mask, __ATOMIC_RELAXED) &
 			     __atomic_load_n(&a->thp_mask, __ATOMIC_RELAXED);
-		for (; w && n < COLLAPSE_MAX; w &= w - 1) {
+		uint32_t dense = 0, ripe = __atomic_load_n(&a->ripe_mask, __ATOMIC_RELAXED);
+		for (; w; w &= w - 1) {
 			unsigned r = (unsigned)__builtin_ctz(w);
 			if (a->region_used[r] < DENSE_PAGES)
 				continue; /* sparse: a huge page would cost too much */
-			__atomic_fetch_and(&a->split_mask, ~(1u << r), __ATOMIC_RELAXED);
+			uint32_t bit = 1u << r;
+			if (!(ripe & bit) || n == COLLAPSE_MAX) {
+				dense |= bit; /* ripe at the next pass */
+				continue;
+			}
+			__atomic_fetch_and(&a->split_mask, ~bit, __ATOMIC_RELAXED);
 			todo[n++] = (char *)a + ((size_t)r << PCM_HUGEPAGE_SHIFT);
 		}
+		__atomic_store_n(&a->ripe_mask, dense, __ATOMIC_RELAXED);
+		later += (size_t)__builtin_popcount(dense);
 	}
 	pcm_unlock(&z->lock);
+	*ripening = later;
 	/* Outside the lock: the region may change meanwhile (a purge of a
 	 * piece breaks it again and marks it), never leave the arena, which
 	 * goes back to the OS only with none of its pages in use. */
@@ -850,6 +917,7 @@ static void zone_abandon(struct pcm_zone *z)
 	}
 	z->free_pages = z->dirty_pages = z->busy_pages = z->dense_dirty = 0;
 	z->used_pages = z->committed_pages = 0;
+	z->demand_peak = z->demand_prev = 0;
 	z->arenas = NULL;
 	z->nr_arenas = 0;
 	pcm_lock_reset(&z->lock);

@@ -67,10 +67,12 @@ size_t pcm_zones_release_free(void);
  * waiting to be collapsed (a purge broke their huge page, or they were
  * hinted only once dense). */
 void pcm_zone_thp_regions(struct pcm_zone *z, size_t *hinted, size_t *split);
-/* Collapses into huge pages (MADV_COLLAPSE) up to 32 of the regions waiting
- * that are dense (the background worker); returns how many.  Call without
+/* The background worker's pass, once a second: collapses into huge pages
+ * (MADV_COLLAPSE) up to 32 of the regions that were waiting and dense at
+ * the previous pass and still are; returns how many, and in *ripening how
+ * many dense waiting regions the next pass may collapse.  Call without
  * locks held. */
-size_t pcm_zone_collapse(struct pcm_zone *z);
+size_t pcm_zone_collapse(struct pcm_zone *z, size_t *ripening);
 
 /* A zone's counters, read under its lock (statistics). */
 struct pcm_zone_totals {

@@ -86,6 +86,9 @@ struct pcm_arena {
 	 * a partial purge broke their huge page, or they were hinted only
 	 * once dense, their pages having come as small ones.  Atomic. */
 	uint32_t split_mask;
+	/* Of those, the ones dense and waiting at the worker's previous pass:
+	 * collapsed at its next (pcm_zone_collapse).  Atomic. */
+	uint32_t ripe_mask;
 	/* Pages [PCM_META_PAGES, frontier) are committed (read-write) and
 	 * belong to the buddy allocator; the rest is reserved, PROT_NONE. */
 	uint32_t frontier;
@@ -125,6 +128,13 @@ struct pcm_zone {
 	size_t used_pages; /* handed out */
 	size_t committed_pages; /* arenas' pages below their frontiers */
 	uint64_t last_purge_ns;
+	/* Recent demand (buddy.c, recent_demand()): the most pages used in
+	 * the decay period that began at demand_start_ns, and in the one
+	 * before; block allocations, and their count at the background
+	 * worker's previous purge decision. */
+	size_t demand_peak, demand_prev;
+	uint64_t demand_start_ns;
+	uint64_t allocs, allocs_seen;
 	int purge_failed; /* madvise refused (locked memory): stop purging */
 	uint64_t purge_calls, purged_pages;
 	uint64_t purge_calls_by[PCM_NR_PURGE], purged_pages_by[PCM_NR_PURGE];
