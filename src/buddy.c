@@ -765,6 +765,7 @@ size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
  * likely to be taken again (a working set freed and retaken in a loop,
  * such as glibc-bench's 25 MiB round of 4 KiB blocks); purging them only
  * makes the program fault them in again, and breaks their huge pages. */
+#define DEMAND_IDLE_NS 100000000ull /* 100 ms */
 static size_t recent_demand(struct pcm_zone *z, uint64_t now)
 {
 	uint64_t period = pcm_conf.decay_ns;
@@ -791,10 +792,10 @@ size_t pcm_zone_maybe_purge(struct pcm_zone *z, int background)
 {
 	/* Budget: the configured floor, or an eighth of what is in use, on
 	 * top of the reserve: the pages in use within the last one or two
-	 * decay periods that are free now (recent_demand()).  The background
-	 * worker grants no reserve to a zone that has allocated nothing since
-	 * its previous round (250 ms): that program is not taking its memory
-	 * back.  Over budget, purge to half of it, at most every PURGE_MIN_NS
+	 * decay periods that are free now (recent_demand()), while the zone
+	 * allocates (a decision here saw a new allocation within the last
+	 * DEMAND_IDLE_NS): a program that freed its heap and stopped taking
+	 * memory is not taking it back.  Over budget, purge to half of it, at most every PURGE_MIN_NS
 	 * and PURGE_MAX_CALLS calls, so that a working set freed and retaken
 	 * in a loop is not refaulted each time; far over it (4x), in between,
 	 * the whole free huge pages (2 MiB blocks and larger) at once: a few
@@ -808,14 +809,15 @@ size_t pcm_zone_maybe_purge(struct pcm_zone *z, int background)
 		return 0;
 	size_t used = __atomic_load_n(&z->used_pages, __ATOMIC_RELAXED);
 	uint64_t now = pcm_os_now_ns();
-	size_t demand = recent_demand(z, now);
-	size_t reserve = demand > used ? demand - used : 0;
-	if (background) {
-		uint64_t allocs = __atomic_load_n(&z->allocs, __ATOMIC_RELAXED);
-		if (allocs == z->allocs_seen)
-			reserve = 0;
-		z->allocs_seen = allocs;
+	size_t demand = recent_demand(z, now), reserve = 0;
+	uint64_t allocs = __atomic_load_n(&z->allocs, __ATOMIC_RELAXED);
+	if (allocs != __atomic_load_n(&z->allocs_seen, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&z->allocs_seen, allocs, __ATOMIC_RELAXED);
+		__atomic_store_n(&z->active_ns, now, __ATOMIC_RELAXED);
 	}
+	if (demand > used &&
+	    now - __atomic_load_n(&z->active_ns, __ATOMIC_RELAXED) <= DEMAND_IDLE_NS)
+		reserve = demand - used;
 	size_t base = pcm_conf.dirty_max_pages > used / 8 ? pcm_conf.dirty_max_pages : used / 8;
 	size_t budget = base + reserve, keep = reserve + base / 2;
 	size_t spare = dirty > reserve ? dirty - reserve : 0; /* beyond the reserve */

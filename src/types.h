@@ -130,11 +130,11 @@ struct pcm_zone {
 	uint64_t last_purge_ns;
 	/* Recent demand (buddy.c, recent_demand()): the most pages used in
 	 * the decay period that began at demand_start_ns, and in the one
-	 * before; block allocations, and their count at the background
-	 * worker's previous purge decision. */
+	 * before; block allocations, their count when a purge decision last
+	 * saw it change, and when that was. */
 	size_t demand_peak, demand_prev;
 	uint64_t demand_start_ns;
-	uint64_t allocs, allocs_seen;
+	uint64_t allocs, allocs_seen, active_ns;
 	int purge_failed; /* madvise refused (locked memory): stop purging */
 	uint64_t purge_calls, purged_pages;
 	uint64_t purge_calls_by[PCM_NR_PURGE], purged_pages_by[PCM_NR_PURGE];

@@ -309,8 +309,8 @@ int main(void)
 
 	/* A working set freed and retaken in a loop (every 10 ms, for 2 s)
 	 * is recent demand: nothing of it is purged while the loop runs (it
-	 * was, every 200 ms, and faulted in again).  The background worker,
-	 * once a round of it sees no allocation, gives it back. */
+	 * was, every 200 ms, and faulted in again).  Once the zone has
+	 * allocated nothing for 100 ms, the background worker gives it back. */
 	pcm_zone_purge(zl, 0);
 	size_t purges = fake_os.purges, peak = 0;
 	for (int round = 0; round < 200; round++) {
@@ -329,7 +329,7 @@ int main(void)
 	       "%zu purges of a working set of %zu pages retaken every 10 ms "
 	       "(%zu dirty)", fake_os.purges - purges, peak, zl->dirty_pages);
 	fake_os.now_ns += 250000000ull;
-	pcm_zone_maybe_purge(zl, 1); /* nothing allocated since its last round */
+	pcm_zone_maybe_purge(zl, 1); /* nothing allocated for 250 ms */
 	CHECKF(zl->dirty_pages <= 64, "idle: dirty %zu", zl->dirty_pages);
 	check_zone(PCM_ZONE_LARGE);
 
