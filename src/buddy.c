@@ -256,7 +256,7 @@ static struct pcm_arena *steal_arena(struct pcm_zone *z)
 		return NULL;
 	if (a->thp_mask && z->id == PCM_ZONE_LARGE) /* sparse runs: no huge pages */
 		pcm_os_hugepage(a, PCM_ARENA_SIZE, 0);
-	a->thp_mask = 0;
+	a->thp_mask = a->split_mask = a->ripe_mask = 0;
 	attach_arena(z, a, d);
 	return a;
 }
@@ -661,16 +661,15 @@ static int keep_dense(const struct pcm_page *pg, int gentle)
 }
 
 /* Purges down to `target` dirty pages (at most what is dirty now), in free
- * blocks of min_order or more; with `bounded`, at most PURGE_MAX_CALLS
+ * blocks of min_order or more, with `gentle` leaving the pieces of dense
+ * huge pages alone (decay); with `bounded`, at most PURGE_MAX_CALLS
  * madvise calls and PURGE_SCAN blocks looked at.  Returns pages purged. */
-static size_t purge(struct pcm_zone *z, size_t target, int reason, int bounded,
-		    unsigned min_order)
+static size_t purge(struct pcm_zone *z, size_t target, int reason, int gentle,
+		    int bounded, unsigned min_order)
 {
 	size_t purged = 0, calls = 0, scanned = 0;
 	size_t max_calls = bounded ? PURGE_MAX_CALLS : SIZE_MAX;
 	size_t max_scan = bounded ? PURGE_SCAN : SIZE_MAX;
-	int gentle = reason == PCM_PURGE_DECAY ||
-		     (reason == PCM_PURGE_BACKGROUND && z->dirty_pages <= target * 2);
 	struct pcm_page *batch[PURGE_BATCH];
 	if (__atomic_load_n(&z->purge_failed, __ATOMIC_RELAXED))
 		return 0;
@@ -757,7 +756,14 @@ static size_t purge(struct pcm_zone *z, size_t target, int reason, int bounded,
 
 size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
 {
-	return purge(z, target, PCM_PURGE_TRIM, 0, 0);
+	return purge(z, target, PCM_PURGE_TRIM, 0, 0, 0);
+}
+
+/* Time from `then` to `now`, 0 when another thread stored a `then` later
+ * than our `now` (read before it). */
+static uint64_t elapsed(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
 }
 
 /* The zone's recent demand: the most pages it had in use during the
@@ -765,16 +771,14 @@ size_t pcm_zone_purge(struct pcm_zone *z, size_t target)
  * likely to be taken again (a working set freed and retaken in a loop,
  * such as glibc-bench's 25 MiB round of 4 KiB blocks); purging them only
  * makes the program fault them in again, and breaks their huge pages. */
-#define DEMAND_IDLE_NS 100000000ull /* 100 ms */
 static size_t recent_demand(struct pcm_zone *z, uint64_t now)
 {
 	uint64_t period = pcm_conf.decay_ns;
 	if (!period) /* decay_ms:0, memory back at once: no reserve */
 		return 0;
-	if ((int64_t)(now - __atomic_load_n(&z->demand_start_ns, __ATOMIC_RELAXED)) >=
-	    (int64_t)period) {
+	if (elapsed(now, __atomic_load_n(&z->demand_start_ns, __ATOMIC_RELAXED)) >= period) {
 		pcm_lock(&z->lock);
-		if ((int64_t)(now - z->demand_start_ns) >= (int64_t)period) {
+		if (elapsed(now, z->demand_start_ns) >= period) {
 			/* (After a long gap the peak may be old: kept for one
 			 * more period, which errs on the side of keeping.) */
 			__atomic_store_n(&z->demand_prev, z->demand_peak, __ATOMIC_RELAXED);
@@ -788,57 +792,72 @@ static size_t recent_demand(struct pcm_zone *z, uint64_t now)
 	return cur > prev ? cur : prev;
 }
 
-size_t pcm_zone_maybe_purge(struct pcm_zone *z, int background)
+/* The reserve (pages of recent demand free now) lapses once the zone has
+ * made no block allocation for DEMAND_IDLE_NS (as seen by these decisions,
+ * which note when the count last changed), and is granted only while the
+ * background worker makes decisions too (within WORKER_SEEN_NS): it purges
+ * a reserve that has lapsed even when the program makes no further call. */
+#define DEMAND_IDLE_NS 100000000ull  /* 100 ms */
+#define WORKER_SEEN_NS 1000000000ull /* four of its rounds */
+static size_t reserve_of(struct pcm_zone *z, uint64_t now, size_t used)
 {
-	/* Budget: the configured floor, or an eighth of what is in use, on
-	 * top of the reserve: the pages in use within the last one or two
-	 * decay periods that are free now (recent_demand()), while the zone
-	 * allocates (a decision here saw a new allocation within the last
-	 * DEMAND_IDLE_NS): a program that freed its heap and stopped taking
-	 * memory is not taking it back.  Over budget, purge to half of it, at most every PURGE_MIN_NS
-	 * and PURGE_MAX_CALLS calls, so that a working set freed and retaken
-	 * in a loop is not refaulted each time; far over it (4x), in between,
-	 * the whole free huge pages (2 MiB blocks and larger) at once: a few
-	 * calls give back much, and the program freed that much since the
-	 * last purge.  The background worker purges all that is over budget
-	 * at once.  Under budget, unused memory decays: half of what is
-	 * beyond the reserve goes each decay period, leaving dense huge pages
-	 * whole. */
-	size_t dirty = __atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED), done = 0;
-	if (!dirty)
-		return 0;
-	size_t used = __atomic_load_n(&z->used_pages, __ATOMIC_RELAXED);
-	uint64_t now = pcm_os_now_ns();
-	size_t demand = recent_demand(z, now), reserve = 0;
 	uint64_t allocs = __atomic_load_n(&z->allocs, __ATOMIC_RELAXED);
 	if (allocs != __atomic_load_n(&z->allocs_seen, __ATOMIC_RELAXED)) {
 		__atomic_store_n(&z->allocs_seen, allocs, __ATOMIC_RELAXED);
 		__atomic_store_n(&z->active_ns, now, __ATOMIC_RELAXED);
 	}
-	if (demand > used &&
-	    now - __atomic_load_n(&z->active_ns, __ATOMIC_RELAXED) <= DEMAND_IDLE_NS)
-		reserve = demand - used;
+	size_t demand = recent_demand(z, now);
+	if (demand <= used ||
+	    elapsed(now, __atomic_load_n(&z->active_ns, __ATOMIC_RELAXED)) > DEMAND_IDLE_NS ||
+	    elapsed(now, __atomic_load_n(&z->worker_ns, __ATOMIC_RELAXED)) > WORKER_SEEN_NS ||
+	    !__atomic_load_n(&z->worker_ns, __ATOMIC_RELAXED))
+		return 0;
+	return demand - used;
+}
+
+size_t pcm_zone_maybe_purge(struct pcm_zone *z, int background)
+{
+	/* Budget: the configured floor, or an eighth of what is in use, on
+	 * top of the reserve (reserve_of()): the pages in use within the last
+	 * one or two decay periods that are free now, while the zone keeps
+	 * allocating.  Over budget, purge to half of it (beyond the reserve),
+	 * at most every PURGE_MIN_NS and PURGE_MAX_CALLS calls, so that a
+	 * working set freed and retaken in a loop is not refaulted each time;
+	 * far over it (4x), in between, the whole free huge pages (2 MiB
+	 * blocks and larger) at once: a few calls give back much, and the
+	 * program freed that much since the last purge.  The background
+	 * worker purges all that is over budget at once.  Under budget,
+	 * unused memory decays: half of what is beyond the reserve goes each
+	 * decay period, leaving dense huge pages whole. */
+	if (background) /* the worker runs: reserve_of() */
+		__atomic_store_n(&z->worker_ns, pcm_os_now_ns(), __ATOMIC_RELAXED);
+	size_t dirty = __atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED), done = 0;
+	if (!dirty)
+		return 0;
+	size_t used = __atomic_load_n(&z->used_pages, __ATOMIC_RELAXED);
+	uint64_t now = pcm_os_now_ns();
+	size_t reserve = reserve_of(z, now, used);
 	size_t base = pcm_conf.dirty_max_pages > used / 8 ? pcm_conf.dirty_max_pages : used / 8;
 	size_t budget = base + reserve, keep = reserve + base / 2;
 	size_t spare = dirty > reserve ? dirty - reserve : 0; /* beyond the reserve */
-	uint64_t since = now - __atomic_load_n(&z->last_purge_ns, __ATOMIC_RELAXED);
+	uint64_t since = elapsed(now, __atomic_load_n(&z->last_purge_ns, __ATOMIC_RELAXED));
 	if (dirty > budget && background) {
 		/* Off the allocation path, what is over budget goes now: each
 		 * page is purged once, so the calls are bounded by what the
 		 * program freed, not by how often it allocates. */
 		/* Whole free huge pages first, as many as it takes; then
 		 * pieces, as the free path would (bounded). */
-		done = purge(z, keep, PCM_PURGE_BACKGROUND, 0, REGION_ORDER);
+		done = purge(z, keep, PCM_PURGE_BACKGROUND, 0, 0, REGION_ORDER);
 		if (__atomic_load_n(&z->dirty_pages, __ATOMIC_RELAXED) > budget)
-			done += purge(z, keep, PCM_PURGE_BACKGROUND, 1, 0);
+			done += purge(z, keep, PCM_PURGE_BACKGROUND, 0, 1, 0);
 	} else if (dirty > budget && since > PURGE_MIN_NS) {
-		done = purge(z, keep, PCM_PURGE_BUDGET, 1, 0);
+		done = purge(z, keep, PCM_PURGE_BUDGET, 0, 1, 0);
 	} else if (spare / 4 > base) {
 		/* Whole free huge pages only: a few calls give back a lot. */
-		done = purge(z, keep, PCM_PURGE_BUDGET, 0, REGION_ORDER);
+		done = purge(z, keep, PCM_PURGE_BUDGET, 0, 0, REGION_ORDER);
 	} else if (spare && since > pcm_conf.decay_ns) {
 		done = purge(z, reserve + spare / 2,
-			     background ? PCM_PURGE_BACKGROUND : PCM_PURGE_DECAY, 1, 0);
+			     background ? PCM_PURGE_BACKGROUND : PCM_PURGE_DECAY, 1, 1, 0);
 	}
 	return done;
 }
@@ -920,6 +939,7 @@ static void zone_abandon(struct pcm_zone *z)
 	z->free_pages = z->dirty_pages = z->busy_pages = z->dense_dirty = 0;
 	z->used_pages = z->committed_pages = 0;
 	z->demand_peak = z->demand_prev = 0;
+	z->demand_start_ns = z->allocs_seen = z->active_ns = z->worker_ns = 0;
 	z->arenas = NULL;
 	z->nr_arenas = 0;
 	pcm_lock_reset(&z->lock);

@@ -128,13 +128,14 @@ struct pcm_zone {
 	size_t used_pages; /* handed out */
 	size_t committed_pages; /* arenas' pages below their frontiers */
 	uint64_t last_purge_ns;
-	/* Recent demand (buddy.c, recent_demand()): the most pages used in
-	 * the decay period that began at demand_start_ns, and in the one
-	 * before; block allocations, their count when a purge decision last
-	 * saw it change, and when that was. */
+	/* Recent demand (buddy.c, recent_demand(), reserve_of()): the most
+	 * pages used in the decay period that began at demand_start_ns, and
+	 * in the one before; block allocations, their count when a purge
+	 * decision last saw it change, and when that was; when the background
+	 * worker last made a decision. */
 	size_t demand_peak, demand_prev;
 	uint64_t demand_start_ns;
-	uint64_t allocs, allocs_seen, active_ns;
+	uint64_t allocs, allocs_seen, active_ns, worker_ns;
 	int purge_failed; /* madvise refused (locked memory): stop purging */
 	uint64_t purge_calls, purged_pages;
 	uint64_t purge_calls_by[PCM_NR_PURGE], purged_pages_by[PCM_NR_PURGE];

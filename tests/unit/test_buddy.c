@@ -288,8 +288,8 @@ int main(void)
 	}
 
 	/* Purging: a budget of 64 pages; everything above goes back (at most
-	 * every 200 ms: the clock moves on between frees), once it is no
-	 * longer recent demand (in use within the last two decay periods). */
+	 * every 200 ms: the clock moves on between frees).  (No reserve of
+	 * recent demand: no background worker has made a decision.) */
 	struct pcm_zone *zl = &pcm_zones[PCM_ZONE_LARGE];
 	pcm_conf.dirty_max_pages = 64;
 	uint64_t seed = 99;
@@ -300,18 +300,15 @@ int main(void)
 		free_live(nlive - 1);
 	}
 	CHECK(fake_os.purges > 0);
-	for (int k = 0; k < 2; k++) {
-		fake_os.now_ns += pcm_conf.decay_ns;
-		pcm_zone_maybe_purge(zl, 0);
-	}
 	CHECKF(zl->dirty_pages <= 64, "dirty %zu", zl->dirty_pages);
 	check_zone(PCM_ZONE_LARGE);
 
 	/* A working set freed and retaken in a loop (every 10 ms, for 2 s)
 	 * is recent demand: nothing of it is purged while the loop runs (it
-	 * was, every 200 ms, and faulted in again).  Once the zone has
-	 * allocated nothing for 100 ms, the background worker gives it back. */
+	 * was, every 200 ms, and faulted in again).  100 ms after the zone's
+	 * last allocation the reserve lapses and the worker gives it back. */
 	pcm_zone_purge(zl, 0);
+	pcm_zone_maybe_purge(zl, 1); /* the worker runs */
 	size_t purges = fake_os.purges, peak = 0;
 	for (int round = 0; round < 200; round++) {
 		seed = 7; /* the same blocks each round */
@@ -328,9 +325,23 @@ int main(void)
 	CHECKF(fake_os.purges == purges && zl->dirty_pages >= peak,
 	       "%zu purges of a working set of %zu pages retaken every 10 ms "
 	       "(%zu dirty)", fake_os.purges - purges, peak, zl->dirty_pages);
-	fake_os.now_ns += 250000000ull;
-	pcm_zone_maybe_purge(zl, 1); /* nothing allocated for 250 ms */
+	fake_os.now_ns += 50000000ull;
+	pcm_zone_maybe_purge(zl, 0); /* 55 ms without an allocation: kept */
+	CHECK(fake_os.purges == purges && zl->dirty_pages >= peak);
+	fake_os.now_ns += 100000000ull;
+	pcm_zone_maybe_purge(zl, 1); /* 155 ms: the worker gives it back */
 	CHECKF(zl->dirty_pages <= 64, "idle: dirty %zu", zl->dirty_pages);
+	/* Without the worker's decisions (none for over a second), there is
+	 * no reserve: nothing would purge it once the program stopped. */
+	fake_os.now_ns += 2000000000ull;
+	purges = fake_os.purges;
+	seed = 7;
+	for (int i = 0; i < 100; i++)
+		REQUIRE(alloc_one(PCM_ZONE_LARGE, &seed));
+	while (nlive)
+		free_live(nlive - 1);
+	CHECKF(fake_os.purges > purges, "no worker: %zu dirty pages kept",
+	       zl->dirty_pages);
 	check_zone(PCM_ZONE_LARGE);
 
 	/* Decay: dirty memory under budget goes once the clock moves on. */
@@ -341,10 +352,8 @@ int main(void)
 		free_live(nlive - 1);
 	size_t before = pcm_zones[PCM_ZONE_LARGE].dirty_pages;
 	CHECK(before > 0);
-	for (int k = 0; k < 2; k++) { /* the demand of two periods ago */
-		fake_os.now_ns += 5ull * 1000000000ull;
-		pcm_zone_maybe_purge(&pcm_zones[PCM_ZONE_LARGE], 0);
-	}
+	fake_os.now_ns += 5ull * 1000000000ull;
+	pcm_zone_maybe_purge(&pcm_zones[PCM_ZONE_LARGE], 0);
 	CHECKF(pcm_zones[PCM_ZONE_LARGE].dirty_pages <= before / 2 + 1,
 	       "decay: %zu -> %zu", before, pcm_zones[PCM_ZONE_LARGE].dirty_pages);
 	CHECK(pcm_zone_purge(&pcm_zones[PCM_ZONE_LARGE], 0) > 0);
